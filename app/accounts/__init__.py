@@ -1,0 +1,1 @@
+"""Accounts: residents, organizers and auditors; roles and login."""

@@ -1,0 +1,1 @@
+"""Ballots: ballot kinds, casting, receipts, paper batches."""

@@ -1,0 +1,1 @@
+"""PB cycles: districts, budgets, phases and voting rules."""

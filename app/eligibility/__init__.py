@@ -1,0 +1,1 @@
+"""Eligibility: voter roll, access codes, verification channels."""

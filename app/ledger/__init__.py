@@ -1,0 +1,1 @@
+"""Ledger: append-only Merkle log per cycle, checkpoints, proofs, exports."""

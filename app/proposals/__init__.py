@@ -1,0 +1,1 @@
+"""Proposals: intake, review and costing; accepted proposals become ballot projects."""

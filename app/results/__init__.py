@@ -1,0 +1,1 @@
+"""Results: runs the tally on stored ballots, publishes and explains outcomes."""

@@ -1,0 +1,1 @@
+"""Tally: the pure counting engine (standard library only)."""
