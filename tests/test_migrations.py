@@ -44,8 +44,9 @@ def _tables(engine: Engine) -> set[str]:
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(empty_engine: Engine) -> None:
-    import app.models  # noqa: F401
     from sqlmodel import SQLModel
+
+    import app.models  # noqa: F401
 
     migrations.upgrade(empty_engine)
     expected = set(SQLModel.metadata.tables)
