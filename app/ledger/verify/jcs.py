@@ -7,7 +7,7 @@
 - strings escaped minimally: ``\\"``, ``\\\\``, ``\\b \\t \\n \\f \\r``, other controls as
   ``\\u00xx`` (lower-case hex), everything else verbatim in UTF-8;
 - numbers as ECMAScript ``Number.prototype.toString`` prints the IEEE-754 double
-  (integers must be exactly representable: ``|n| <= 2**53``).
+  (integers must be exactly representable as doubles).
 
 ``canonical_line(line)`` is the check the verifier uses: it parses one line and returns the
 value only if the line is byte-for-byte its own canonical form.
@@ -55,9 +55,15 @@ def _string(s: str) -> str:
 def format_number(x: float | int) -> str:
     """ECMAScript Number.prototype.toString of an IEEE-754 double (RFC 8785 section 3.2.2.3)."""
     if isinstance(x, int):
-        if abs(x) > MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(f"integer {x} is outside the exact IEEE-754 range")
-        return str(x)
+        if abs(x) <= MAX_SAFE_INTEGER:
+            return str(x)
+        try:
+            as_double = float(x)
+        except OverflowError as exc:
+            raise CanonicalJSONError(f"integer {x} is beyond IEEE-754 doubles") from exc
+        if as_double != x:
+            raise CanonicalJSONError(f"integer {x} is not exactly an IEEE-754 double")
+        x = as_double
     if math.isnan(x) or math.isinf(x):
         raise CanonicalJSONError("NaN and Infinity are not JSON")
     if x == 0:
@@ -144,7 +150,15 @@ def _no_fast_float(text: str) -> Any:
 
 _LONG_DIGITS = re.compile(rb"[0-9]{16}")
 _fast_decoder = json.JSONDecoder(parse_float=_no_fast_float, parse_constant=_refuse_constant)
-_full_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _parse_int(text: str) -> int | float:
+    value = int(text)
+    # JSON numbers are IEEE-754 doubles (RFC 8785 section 3.2.2.3): big ones are read as such.
+    return value if abs(value) <= MAX_SAFE_INTEGER else float(value)
+
+
+_full_decoder = json.JSONDecoder(parse_int=_parse_int, parse_constant=_refuse_constant)
 
 
 def parse_canonical(line: bytes) -> Any:
