@@ -120,11 +120,10 @@ def test_browse_by_district_and_status(client, db_session, htmx) -> None:  # typ
     assert titles("?status=accepted") == ["N acc", "S acc"]
     assert titles(f"?district={south.id}&status=rejected") == []
     assert titles("?district=banana&status=unknown") == ["N acc", "N rej", "S acc"]
-    rejected = soup(
-        client.get(
-            f"/proposals/{make_proposal(db_session, cycle=cycle, district=south, status='rejected', rejection_reason='Too far away.').id}"
-        )
+    far = make_proposal(
+        db_session, cycle=cycle, district=south, status="rejected", rejection_reason="Too far away."
     )
+    rejected = soup(client.get(f"/proposals/{far.id}"))
     assert "Too far away." in rejected.get_text()
 
 
