@@ -167,7 +167,7 @@ def _events_pass(lines: list[bytes], tree: MerkleTree, state: _State) -> str:
                             problem = f"unknown district {b.district!r}"
                         else:
                             problems = validate_ballot(
-                                config.rules, config.projects[b.district], b.ballot()
+                                config.rules, config.projects[b.district], b.ballot
                             )
                             problem = "; ".join(problems)
                         valid_cache[key] = problem
