@@ -256,7 +256,7 @@ def merge_amendment(config: dict[str, Any], body: Any) -> dict[str, Any]:
     return {**config, **changes}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BallotEvent:
     seq: int
     ballot_id: str
