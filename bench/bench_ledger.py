@@ -98,7 +98,10 @@ def bench_tree_memory() -> int:
     ).stdout.split()
     peak_mib = int(out[0]) / 1024
     baseline = subprocess.run(
-        [sys.executable, "-c", _TREE_CHILD, "0"], cwd=root, check=True, capture_output=True,
+        [sys.executable, "-c", _TREE_CHILD, "0"],
+        cwd=root,
+        check=True,
+        capture_output=True,
         text=True,
     ).stdout.split()
     base_mib = int(baseline[0]) / 1024
