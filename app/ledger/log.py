@@ -1,0 +1,115 @@
+"""The append-only log of one cycle: canonical events, the Merkle tree, signed checkpoints,
+receipts and the export directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.ledger.keys import CheckpointSigner, NoteSigner
+from app.ledger.verify.jcs import canonicalize
+from app.ledger.verify.merkle import MerkleTree
+from app.ledger.verify.note import TlogProof
+from app.ledger.verify.schema import EVENT_TYPES, check_cycle_id, origin_for
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+
+
+class LedgerError(ValueError):
+    """A ledger operation that would break the log's rules."""
+
+
+def new_ballot_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+class Ledger:
+    """Append events, sign checkpoints, issue receipts, write the export.
+
+    Checkpoint policy (docs/ledger.md): a checkpoint after every event other than ``ballot``
+    and ``ballot_invalidated``, at every size that is a multiple of ``checkpoint_every``, and at
+    the final size.
+    """
+
+    def __init__(
+        self,
+        cycle: str,
+        signer: NoteSigner,
+        *,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        self.cycle = check_cycle_id(cycle)
+        self.origin = origin_for(cycle)
+        self.signer = CheckpointSigner(signer, self.origin)
+        self.checkpoint_every = checkpoint_every
+        self.events: list[bytes] = []
+        self.tree = MerkleTree()
+        self.checkpoints: dict[int, str] = {}
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
+    @property
+    def verifier_key(self) -> str:
+        return self.signer.signer.verifier.encode()
+
+    def append(self, event_type: str, body: dict[str, Any]) -> int:
+        if event_type not in EVENT_TYPES:
+            raise LedgerError(f"unknown event type {event_type!r}")
+        seq = self.size
+        line = canonicalize({"cycle": self.cycle, "seq": seq, "type": event_type, "body": body})
+        self.events.append(line)
+        self.tree.append(line)
+        if event_type not in ("ballot", "ballot_invalidated") or (
+            self.size % self.checkpoint_every == 0
+        ):
+            self.checkpoint()
+        return seq
+
+    def checkpoint(self) -> str:
+        """Sign (or return the already signed) checkpoint of the current size."""
+        size = self.size
+        if size not in self.checkpoints:
+            self.checkpoints[size] = self.signer.sign(size, self.tree.root())
+        return self.checkpoints[size]
+
+    def receipt(self, index: int, ballot_id: str) -> str:
+        """A tlog-proof that entry ``index`` (ballot ``ballot_id``) is in the log, against
+        the first checkpoint that covers it (signing one at the current size if needed)."""
+        if not 0 <= index < self.size:
+            raise LedgerError(f"no entry {index}")
+        covering = [s for s in self.checkpoints if s > index]
+        size = min(covering) if covering else self.size
+        note = self.checkpoints.get(size) or self.checkpoint()
+        proof = self.tree.inclusion_proof(index, size)
+        return TlogProof(index, tuple(proof), note, ballot_id.encode("utf-8")).encode()
+
+    def write_export(self, directory: str | Path) -> Path:
+        """Write events.jsonl, checkpoints/<size> and key.pub into ``directory`` (created
+        empty or replaced atomically, so a half-written export never appears)."""
+        self.checkpoint()
+        target = Path(directory)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise LedgerError(f"{target} exists and is not an empty directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+        with open(tmp / "events.jsonl", "wb") as fh:
+            for line in self.events:
+                fh.write(line)
+                fh.write(b"\n")
+        (tmp / "checkpoints").mkdir()
+        for size, note in self.checkpoints.items():
+            (tmp / "checkpoints" / str(size)).write_text(note, encoding="utf-8")
+        (tmp / "key.pub").write_text(self.verifier_key + "\n", encoding="utf-8")
+        if target.exists():
+            target.rmdir()
+        os.replace(tmp, target)
+        return target

@@ -1,0 +1,8 @@
+"""Imports every table module (for Alembic and tests), nothing else.
+
+Domains that add tables add their ``models`` module here.
+"""
+
+from app.core import security  # noqa: F401
+from app.cycles import models as cycles_models  # noqa: F401
+from app.proposals import models as proposals_models  # noqa: F401

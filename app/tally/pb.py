@@ -1,0 +1,388 @@
+"""Reader and writer for pabulib ``.pb`` files (https://pabulib.org/format).
+
+A file has three sections, ``META``, ``PROJECTS`` and ``VOTES``, each a marker line, a header
+line, then ``;``-separated rows (CSV quoting: ``"a ""quoted"" name"``). Real files are messy:
+CRLF line ends, a UTF-8 byte-order mark, decimal budgets (``1874242.57``), empty ballots,
+string ids (``BO.OM.97/24``), redundant columns (an ordinal file's ``points``). The reader
+accepts all of that and rejects a broken file with :class:`PbFormatError` (line number and
+reason).
+
+Two entry points read a file: :func:`read_pb` keeps every raw field (``PbFile``), and
+:func:`read_election` streams the file straight into an :class:`Election` without keeping the
+raw vote rows (what ``plaza tally`` uses: identical ballots share one object, so memory stays
+a small multiple of the file size).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from os import PathLike
+from pathlib import Path
+
+from app.tally.model import (
+    BALLOT_KINDS,
+    POINTS_KINDS,
+    Ballot,
+    BallotKind,
+    BallotRules,
+    Election,
+    PbFormatError,
+    Project,
+)
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_SECTIONS = ("meta", "projects", "votes")
+_INT_META = ("min_length", "max_length")
+_NUM_META = (
+    "min_sum_cost",
+    "max_sum_cost",
+    "min_points",
+    "max_points",
+    "min_sum_points",
+    "max_sum_points",
+)
+
+
+def parse_number(text: str, *, line: int = 0, what: str = "number", name: str = "") -> Fraction:
+    """An exact decimal number (``12``, ``4000.0``, ``1874242.57``); never a float."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        raise PbFormatError(line, f"{what} is not a decimal number: {text!r}", name=name)
+    return Fraction(text)
+
+
+@dataclass
+class PbFile:
+    """A parsed ``.pb`` file: raw fields (stripped strings) in file order."""
+
+    meta: dict[str, str] = field(default_factory=dict)
+    projects: dict[str, dict[str, str]] = field(default_factory=dict)
+    votes: dict[str, dict[str, str]] = field(default_factory=dict)
+    name: str = ""
+
+    def election(self) -> Election:
+        """The election these fields describe (raises :class:`PbFormatError` if inconsistent)."""
+        builder = _Builder(self.name)
+        builder.set_meta(self.meta, {})
+        for pid, row in self.projects.items():
+            builder.add_project(pid, row, 0)
+        builder.start_votes()
+        for voter_id, row in self.votes.items():
+            vote = row.get("vote")
+            if vote is None:
+                raise PbFormatError(0, f"voter {voter_id!r} has no vote field", name=self.name)
+            builder.add_vote(vote, row.get("points"), 0, voter_id)
+        return builder.finish()
+
+
+class _Builder:
+    """Turns raw rows into an Election, checking each as it comes (shared by both readers)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.meta: dict[str, str] = {}
+        self.meta_lines: dict[str, int] = {}
+        self.kind: BallotKind = "approval"
+        self.projects: dict[str, Project] = {}
+        self.ballots: list[Ballot] = []
+        self._cache: dict[tuple[str, str | None], Ballot] = {}
+        self._has_points = False
+
+    def fail(self, line: int, reason: str) -> PbFormatError:
+        return PbFormatError(line, reason, name=self.name)
+
+    def set_meta(self, meta: dict[str, str], lines: dict[str, int]) -> None:
+        self.meta = meta
+        self.meta_lines = lines
+        kind = meta.get("vote_type", "").strip().lower()
+        if kind not in BALLOT_KINDS:
+            where = lines.get("vote_type", 0)
+            if not kind:
+                raise self.fail(where, "META has no vote_type")
+            raise self.fail(
+                where, f"unknown vote_type {kind!r} (expected one of {', '.join(BALLOT_KINDS)})"
+            )
+        self.kind = kind
+        if "budget" not in meta:
+            raise self.fail(0, "META has no budget")
+
+    def _meta_number(self, key: str) -> Fraction:
+        return parse_number(
+            self.meta[key], line=self.meta_lines.get(key, 0), what=f"META {key}", name=self.name
+        )
+
+    def add_project(self, pid: str, row: dict[str, str], line: int) -> None:
+        if not pid:
+            raise self.fail(line, "empty project_id")
+        if pid in self.projects:
+            raise self.fail(line, f"duplicate project_id {pid!r}")
+        if "cost" not in row or not row["cost"]:
+            raise self.fail(line, f"project {pid!r} has no cost")
+        cost = parse_number(row["cost"], line=line, what=f"cost of project {pid!r}", name=self.name)
+        if cost < 0:
+            raise self.fail(line, f"cost of project {pid!r} is negative")
+        self.projects[pid] = Project(pid, cost, row.get("name", ""))
+
+    def start_votes(self) -> None:
+        if not self.projects and self.meta.get("num_projects", "0").strip() not in ("", "0"):
+            raise self.fail(0, "PROJECTS section is empty")
+
+    def add_vote(self, vote: str, points: str | None, line: int, voter_id: str) -> None:
+        key = (vote, points if self.kind in POINTS_KINDS or self.kind == "ordinal" else None)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.ballots.append(cached)
+            return
+        ballot = self._make_ballot(vote, key[1], line, voter_id)
+        self._cache[key] = ballot
+        self.ballots.append(ballot)
+
+    def _make_ballot(self, vote: str, points: str | None, line: int, voter_id: str) -> Ballot:
+        vote = vote.strip()
+        ids: list[str] = []
+        if vote:
+            seen: set[str] = set()
+            for raw in vote.split(","):
+                pid = raw.strip()
+                if not pid:
+                    raise self.fail(line, f"voter {voter_id!r}: empty project id in vote {vote!r}")
+                project = self.projects.get(pid)
+                if project is None:
+                    raise self.fail(line, f"voter {voter_id!r} votes for unknown project {pid!r}")
+                if pid in seen:
+                    raise self.fail(line, f"voter {voter_id!r} lists project {pid!r} twice")
+                seen.add(pid)
+                ids.append(project.id)  # the project's own string: identical ids share memory
+        pts: tuple[Fraction, ...] | None = None
+        if self.kind in POINTS_KINDS or (self.kind == "ordinal" and points is not None):
+            text = (points or "").strip()
+            if not text and not ids:
+                pts = ()
+            else:
+                parts = text.split(",") if text else []
+                if len(parts) != len(ids):
+                    raise self.fail(
+                        line,
+                        f"voter {voter_id!r}: {len(ids)} projects but {len(parts)} points",
+                    )
+                pts = tuple(
+                    parse_number(p, line=line, what=f"points of voter {voter_id!r}", name=self.name)
+                    for p in parts
+                )
+        return Ballot(tuple(ids), pts)
+
+    def finish(self) -> Election:
+        budget = self._meta_number("budget")
+        if budget < 0:
+            raise self.fail(self.meta_lines.get("budget", 0), "budget is negative")
+        ints: dict[str, int | None] = {}
+        for key in _INT_META:
+            value = self.meta.get(key, "").strip()
+            if not value:
+                ints[key] = None
+                continue
+            number = self._meta_number(key)
+            if number.denominator != 1 or number < 0:
+                raise self.fail(self.meta_lines.get(key, 0), f"META {key} is not a whole number")
+            ints[key] = int(number)
+        nums: dict[str, Fraction | None] = {}
+        for key in _NUM_META:
+            value = self.meta.get(key, "").strip()
+            nums[key] = self._meta_number(key) if value else None
+        threshold = None
+        if self.meta.get("min_project_score_threshold", "").strip():
+            threshold = self._meta_number("min_project_score_threshold")
+        rules = BallotRules(
+            kind=self.kind,
+            min_length=ints["min_length"],
+            max_length=ints["max_length"],
+            min_sum_cost=nums["min_sum_cost"],
+            max_sum_cost=nums["max_sum_cost"],
+            min_points=nums["min_points"],
+            max_points=nums["max_points"],
+            min_sum_points=nums["min_sum_points"],
+            max_sum_points=nums["max_sum_points"],
+        )
+        return Election(
+            budget=budget,
+            projects=self.projects,
+            rules=rules,
+            ballots=tuple(self.ballots),
+            score_threshold=threshold,
+            meta=self.meta,
+        )
+
+
+def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the line number where each row starts (a quoted field may span lines)."""
+    reader = csv.reader(lines, delimiter=";", quotechar='"', strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise PbFormatError(start, f"bad CSV quoting: {exc}") from None
+        yield start, row
+
+
+def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _Builder]:
+    pb = PbFile(name=name)
+    builder = _Builder(name)
+    meta_lines: dict[str, int] = {}
+    section = ""
+    seen: list[str] = []
+    header: list[str] = []
+    expect_header = False
+    voter_col = vote_col = points_col = -1
+    try:
+        for line, row in _rows(lines):
+            if line == 1 and row and row[0].startswith("\ufeff"):
+                row[0] = row[0][1:]
+            if not any(cell.strip() for cell in row):
+                continue
+            first = row[0].strip().lower()
+            if first in _SECTIONS and all(not c.strip() for c in row[1:]):
+                if first in seen:
+                    raise builder.fail(line, f"section {first.upper()} appears twice")
+                expected = _SECTIONS[len(seen)]
+                if first != expected:
+                    raise builder.fail(
+                        line, f"expected section {expected.upper()}, found {first.upper()}"
+                    )
+                if first == "projects":
+                    builder.set_meta(pb.meta, meta_lines)
+                elif first == "votes":
+                    builder.start_votes()
+                seen.append(first)
+                section = first
+                expect_header = True
+                continue
+            if not section:
+                raise builder.fail(line, "the file must start with META")
+            if expect_header:
+                header = [h.strip() for h in row]
+                expect_header = False
+                if len(set(header)) != len(header):
+                    raise builder.fail(line, f"duplicate column in {section.upper()} header")
+                if section == "meta":
+                    if [h.lower() for h in header[:2]] != ["key", "value"]:
+                        raise builder.fail(line, "META header must be 'key;value'")
+                elif section == "projects":
+                    if "project_id" not in header or "cost" not in header:
+                        raise builder.fail(line, "PROJECTS header needs project_id and cost")
+                else:
+                    if "voter_id" not in header or "vote" not in header:
+                        raise builder.fail(line, "VOTES header needs voter_id and vote")
+                    voter_col, vote_col = header.index("voter_id"), header.index("vote")
+                    points_col = header.index("points") if "points" in header else -1
+                    if builder.kind in POINTS_KINDS and points_col < 0:
+                        raise builder.fail(line, f"a {builder.kind} file needs a points column")
+                continue
+            if section == "meta":
+                if len(row) < 2 or any(c.strip() for c in row[2:]):
+                    raise builder.fail(line, "a META row must be 'key;value'")
+                key = row[0].strip()
+                if key in pb.meta:
+                    raise builder.fail(line, f"duplicate META key {key!r}")
+                pb.meta[key] = row[1].strip()
+                meta_lines[key] = line
+                continue
+            if len(row) != len(header):
+                raise builder.fail(
+                    line, f"{section.upper()} row has {len(row)} fields, header has {len(header)}"
+                )
+            if section == "projects":
+                fields = dict(zip(header, (c.strip() for c in row), strict=True))
+                pid = fields["project_id"]
+                builder.add_project(pid, fields, line)
+                pb.projects[pid] = fields
+                continue
+            voter_id = row[voter_col].strip()
+            if not voter_id:
+                raise builder.fail(line, "empty voter_id")
+            points = row[points_col] if points_col >= 0 else None
+            builder.add_vote(row[vote_col], points, line, voter_id)
+            if keep_votes:
+                if voter_id in pb.votes:
+                    raise builder.fail(line, f"duplicate voter_id {voter_id!r}")
+                pb.votes[voter_id] = dict(zip(header, (c.strip() for c in row), strict=True))
+    except PbFormatError as exc:
+        if not exc.name and name:
+            raise PbFormatError(exc.line, exc.reason, name=name) from None
+        raise
+    if expect_header:
+        raise builder.fail(0, f"section {section.upper()} has no header line")
+    for needed in _SECTIONS:
+        if needed not in seen:
+            raise builder.fail(0, f"missing section {needed.upper()}")
+    return pb, builder
+
+
+def parse_pb(text: str, *, name: str = "") -> PbFile:
+    """Parse the text of a ``.pb`` file, keeping every raw field."""
+    pb, builder = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
+    builder.finish()  # checks the META numbers now, with their line numbers
+    return pb
+
+
+def _open(path: str | PathLike[str]) -> io.TextIOWrapper:
+    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+
+
+def read_pb(path: str | PathLike[str]) -> PbFile:
+    """Read a ``.pb`` file, keeping every raw field."""
+    name = Path(path).name
+    try:
+        with _open(path) as handle:
+            pb, builder = _parse(handle, name, keep_votes=True)
+    except UnicodeDecodeError as exc:
+        raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
+    builder.finish()
+    return pb
+
+
+def read_election(path: str | PathLike[str]) -> tuple[Election, dict[str, str]]:
+    """Stream a ``.pb`` file into an Election without keeping raw vote rows.
+
+    Returns the election and the raw PROJECTS ``selected`` column (project id -> value) for
+    comparison with a published outcome. Duplicate voter ids are not checked on this path.
+    """
+    name = Path(path).name
+    try:
+        with _open(path) as handle:
+            pb, builder = _parse(handle, name, keep_votes=False)
+    except UnicodeDecodeError as exc:
+        raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
+    selected = {pid: row.get("selected", "") for pid, row in pb.projects.items()}
+    return builder.finish(), selected
+
+
+def write_pb(pb: PbFile) -> str:
+    """The ``.pb`` text of ``pb`` (LF line ends, minimal CSV quoting); reads back identically."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", quotechar='"', lineterminator="\n")
+    writer.writerow(["META"])
+    writer.writerow(["key", "value"])
+    for key, value in pb.meta.items():
+        writer.writerow([key, value])
+    for title, table, first in (
+        ("PROJECTS", pb.projects, "project_id"),
+        ("VOTES", pb.votes, "voter_id"),
+    ):
+        columns = [first]
+        for row in table.values():
+            for column in row:
+                if column not in columns:
+                    columns.append(column)
+        writer.writerow([title])
+        writer.writerow(columns)
+        for ident, row in table.items():
+            writer.writerow([ident if c == first else row.get(c, "") for c in columns])
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""One module per family of rules; each exposes functions returning an Outcome."""

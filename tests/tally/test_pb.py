@@ -1,0 +1,120 @@
+"""The .pb reader and writer on every real file, and on broken ones."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from app.tally import PbFormatError, parse_pb, read_election, read_pb, write_pb
+from tests.tally.conftest import pabulib_files
+
+FILES = pabulib_files()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem[:60])
+def test_every_file_reads_and_round_trips(path: Path) -> None:
+    pb = read_pb(path)
+    election = pb.election()
+    assert len(election.projects) == len(pb.projects) > 0
+    assert len(election.ballots) == len(pb.votes)
+    if pb.meta.get("num_votes"):
+        assert len(pb.votes) == int(pb.meta["num_votes"])
+    back = parse_pb(write_pb(pb), name=pb.name)
+    assert back == pb
+    assert back.election() == election
+    lean, selected = read_election(path)
+    assert lean.ballots == election.ballots
+    assert set(selected) == set(pb.projects)
+
+
+def test_decimal_budget_is_exact(pabulib_dir: Path) -> None:
+    election = read_pb(pabulib_dir / "Poland_Krakow_2024_Mistrzejowice.pb").election()
+    assert election.budget == Fraction(187424257, 100)
+
+
+def test_quoted_fields_and_string_ids(pabulib_dir: Path) -> None:
+    pb = read_pb(pabulib_dir / "France_Toulouse_2022.pb")
+    assert pb.projects["135"]["name"] == 'Restructuration "verte" de la place Roger Arnaud'
+    assert pb.projects["116"]["cost"] == "4000.0"
+    assert pb.election().projects["116"].cost == 4000
+    gdynia = read_pb(pabulib_dir / "Poland_Gdynia_2021_Redlowo__small.pb").election()
+    assert "RED/0012" in gdynia.projects
+
+
+def test_empty_ballots_are_kept(pabulib_dir: Path) -> None:
+    pb = read_pb(pabulib_dir / "Poland_Krakow_2024.pb")
+    election = pb.election()
+    assert election.rules.kind == "ordinal"
+    assert all(b.points is None for b in election.ballots)  # no points column: rank scoring
+    text = "META\nkey;value\nbudget;10\nvote_type;approval\nPROJECTS\nproject_id;cost\na;5\n"
+    text += "VOTES\nvoter_id;vote\n1;\n2;a\n"
+    e = parse_pb(text).election()
+    assert [b.projects for b in e.ballots] == [(), ("a",)]
+
+
+def test_ordinal_points_column_is_read(pabulib_dir: Path) -> None:
+    election = read_pb(pabulib_dir / "Poland_Krakow_2022_Nowa_Huta.pb").election()
+    assert election.ballots[0].points == (3, 2, 1)
+
+
+GOOD = (
+    "META\nkey;value\nbudget;100.5\nvote_type;cumulative\nPROJECTS\nproject_id;cost;name\n"
+    'p1;50;"a; b"\np2;60;x\nVOTES\nvoter_id;vote;points\nv1;p1,p2;2,1\n'
+)
+
+
+def test_small_cumulative_file() -> None:
+    pb = parse_pb(GOOD)
+    assert pb.projects["p1"]["name"] == "a; b"
+    e = pb.election()
+    assert e.budget == Fraction(201, 2)
+    assert e.ballots[0].points == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        (GOOD.replace("p1;50;", "p1;5O;"), 7, "cost of project 'p1' is not a decimal number"),
+        (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p9;2,1"), 11, "unknown project 'p9'"),
+        (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p2;2"), 11, "2 projects but 1 points"),
+        (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p1;2,1"), 11, "lists project 'p1' twice"),
+        (GOOD.replace("p2;60;x", "p2;60"), 8, "row has 2 fields, header has 3"),
+        (GOOD.replace("p2;60;x", "p1;60;x"), 8, "duplicate project_id 'p1'"),
+        (GOOD.replace("budget;100.5", "budget;lots"), 3, "META budget is not a decimal number"),
+        (GOOD.replace("vote_type;cumulative", "vote_type;borda"), 4, "unknown vote_type"),
+        (GOOD.replace("PROJECTS\n", "VOTES\n", 1), 5, "expected section PROJECTS"),
+        (GOOD.replace("voter_id;vote;points", "voter_id;vote"), 10, "needs a points column"),
+        (GOOD.replace('"a; b"', '"a; b'), 7, "bad CSV quoting"),
+        (GOOD + "v1;p2;3\n", 0, None),  # duplicate voter id, checked below
+        ("hello\n" + GOOD, 1, "must start with META"),
+        (GOOD.split("VOTES")[0], 0, "missing section VOTES"),
+    ],
+)
+def test_broken_files_are_rejected_with_line_and_reason(
+    text: str, line: int, reason: str | None
+) -> None:
+    with pytest.raises(PbFormatError) as info:
+        parse_pb(text, name="broken.pb")
+    error = info.value
+    if reason is None:
+        assert error.line == 12 and "duplicate voter_id 'v1'" in error.reason
+        return
+    assert reason in error.reason
+    if line:
+        assert error.line == line
+    assert str(error).startswith("broken.pb: ")
+
+
+def test_crlf_and_bom(tmp_path: Path) -> None:
+    path = tmp_path / "x.pb"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert read_pb(path) == parse_pb(GOOD, name="x.pb")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "x.pb"
+    path.write_bytes(GOOD.replace("x", "\xe9").encode("latin-1"))
+    with pytest.raises(PbFormatError, match="not UTF-8"):
+        read_pb(path)
