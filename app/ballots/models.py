@@ -6,7 +6,7 @@ points at the access code that allowed it: no code id, no time of casting.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import BigInteger, CheckConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -17,7 +17,7 @@ class Ballot(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     district_id: int = Field(foreign_key="district.id", index=True)
-    total_cost: int
+    total_cost: int = Field(sa_type=BigInteger)
 
 
 class BallotItem(SQLModel, table=True):

@@ -75,7 +75,9 @@ def normalize_code(text: str) -> str:
 
 def code_hash(key: bytes, canonical: str) -> str:
     """The stored lookup value: hex HMAC-SHA256 of the canonical code under the dedicated key."""
-    return hmac.new(key, b"plaza-access-code:" + canonical.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        key, b"plaza-access-code:" + canonical.encode("ascii"), hashlib.sha256
+    ).hexdigest()
 
 
 def client_hash(key: bytes, client: str) -> str:

@@ -35,6 +35,7 @@ class AccessCodeError(DomainError):
 
 class AccessCodeFormatError(AccessCodeError):
     code = "access-code-typo"
+
     def __init__(self, reason: str) -> None:
         messages = {
             "empty": _("Please enter the access code printed on your letter."),
@@ -48,12 +49,14 @@ class AccessCodeFormatError(AccessCodeError):
 
 class AccessCodeUnknownError(AccessCodeError):
     code = "access-code-unknown"
+
     def __init__(self) -> None:
         super().__init__(_("This access code is not valid. Please check it and try again."))
 
 
 class AccessCodeUsedError(AccessCodeError):
     code = "access-code-used"
+
     def __init__(self) -> None:
         super().__init__(_("This access code has already been used to vote; each code works once."))
 
@@ -108,12 +111,11 @@ def find_access_code(session: Session, *, text: str, key: bytes) -> AccessCode:
         canonical = normalize_code(text)
     except CodeFormatError as exc:
         raise AccessCodeFormatError(exc.reason) from exc
-    code = session.exec(
+    found: AccessCode | None = session.execute(
         select(AccessCode).where(AccessCode.code_hash == code_hash(key, canonical))  # type: ignore[arg-type]
-    ).first()
-    if code is None:
+    ).scalar_one_or_none()
+    if found is None:
         raise AccessCodeUnknownError()
-    found: AccessCode = code[0] if not isinstance(code, AccessCode) else code
     if found.used:
         raise AccessCodeUsedError()
     return found
@@ -145,7 +147,11 @@ def client_bucket(*, client: str, key: bytes) -> str:
 
 
 def check_attempts(
-    session: Session, *, bucket: str, now: int, limit: int = FAILURE_LIMIT,
+    session: Session,
+    *,
+    bucket: str,
+    now: int,
+    limit: int = FAILURE_LIMIT,
     window: int = FAILURE_WINDOW_SECONDS,
 ) -> None:
     """Refuse a client that made ``limit`` failed attempts in the current window."""

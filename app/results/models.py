@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
@@ -23,8 +23,8 @@ class DistrictResult(SQLModel, table=True):
     rule: str = Field(max_length=40)
     rule_version: str = Field(max_length=40)
     tie_break: str = Field(max_length=40)
-    budget: int
-    budget_used: int
+    budget: int = Field(sa_type=BigInteger)
+    budget_used: int = Field(sa_type=BigInteger)
     ballot_count: int
     published_at: datetime = Field(sa_type=UTCDateTime)
     outcome_json: str = Field(sa_type=Text)
@@ -39,7 +39,7 @@ class ProjectResult(SQLModel, table=True):
     proposal_id: int = Field(foreign_key="proposal.id")
     position: int
     title: str = Field(max_length=200)
-    cost: int
+    cost: int = Field(sa_type=BigInteger)
     votes: int
     funded: bool
     explanation: str = Field(sa_type=Text)
