@@ -13,7 +13,6 @@ from alembic import op
 
 import app.core.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = "21447d35115d"
 down_revision: str | Sequence[str] | None = "bf63e1f7860b"
