@@ -19,6 +19,7 @@ from app.ballots.models import Ballot, BallotItem
 from app.ballots.rules import Meter, check_approval_ballot, meter
 from app.core.errors import DomainError
 from app.core.i18n import _
+from app.core.money import format_money
 from app.cycles.models import Cycle, District, Phase
 from app.eligibility import service as eligibility_service
 from app.eligibility.models import AccessCode
@@ -35,7 +36,10 @@ class VotingClosedError(DomainError):
 class BallotInvalidError(DomainError):
     code = "ballot-invalid"
 
-    def __init__(self, problems: Sequence[str], *, budget_text: str = "") -> None:
+    def __init__(
+        self, problems: Sequence[str], *, budget_text: str = "", sheet: BallotSheet | None = None
+    ) -> None:
+        self.sheet = sheet
         messages = {
             "empty": _("Choose at least one project."),
             "too_few": _("Choose more projects: this ballot asks for a minimum number."),
@@ -121,14 +125,20 @@ def cast_ballot(
     code_text: str,
     chosen: Sequence[int],
     key: bytes,
-    budget_text: str = "",
+    garbage: bool = False,
 ) -> Ballot:
-    """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed)."""
+    """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed).
+
+    ``garbage``: the form also sent values that are not project ids (refused).
+    """
     code = eligibility_service.find_access_code(session, text=code_text, key=key)
     sheet = sheet_for_district(session, district_id=code.district_id, lock=True)
     problems = problems_of(sheet, chosen)
+    if garbage:
+        problems.append("bad_value")
     if problems:
-        raise BallotInvalidError(problems, budget_text=budget_text)
+        budget_text = format_money(sheet.district.budget_minor, sheet.cycle.currency)
+        raise BallotInvalidError(problems, budget_text=budget_text, sheet=sheet)
     assert code.id is not None and sheet.cycle.id is not None and sheet.district.id is not None
     eligibility_service.use_access_code(session, code_id=code.id)
     costs = sheet.costs

@@ -89,7 +89,9 @@ def district_election(session: Session, *, cycle: Cycle, district: District) -> 
     )
 
 
-def publish_results(session: Session, *, cycle: Cycle) -> list[DistrictOutcome]:
+def publish_results(
+    session: Session, *, cycle: Cycle, actor_id: int | None = None
+) -> list[DistrictOutcome]:
     """Tally every district of a cycle whose voting has closed and store the results (once)."""
     if cycle.phase != Phase.tallying.value:
         raise VotingNotClosedError()
@@ -147,7 +149,15 @@ def publish_results(session: Session, *, cycle: Cycle) -> list[DistrictOutcome]:
                 )
             )
         session.flush()
+    _move_to_results(session, cycle=cycle, actor_id=actor_id)
     return published_results(session, cycle=cycle)
+
+
+def _move_to_results(session: Session, *, cycle: Cycle, actor_id: int | None) -> None:
+    cycle.phase = Phase.results.value
+    cycle.updated_at = utcnow()
+    session.add(cycle)
+    session.flush()
 
 
 def published_results(session: Session, *, cycle: Cycle) -> list[DistrictOutcome]:
