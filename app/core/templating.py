@@ -59,6 +59,7 @@ def _build_env() -> Environment:
     env.filters["number"] = format_number
     env.filters["datetime"] = format_datetime
     env.filters["date"] = format_date
+    env.filters["zip_self"] = lambda values: [(v, v) for v in values]
     return env
 
 
