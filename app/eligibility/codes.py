@@ -50,6 +50,14 @@ def generate_code() -> str:
     return data + _check(data)
 
 
+def demo_code(label: str) -> str:
+    """A predictable code derived from ``label``: for the demo only (printed at every start)."""
+    digest = hashlib.sha256(b"plaza-demo-code:" + label.encode("utf-8")).digest()
+    number = int.from_bytes(digest, "big")
+    data = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(DATA_SYMBOLS))
+    return data + _check(data)
+
+
 def format_code(canonical: str) -> str:
     """The printed form: groups of four separated by dashes."""
     return "-".join(canonical[i : i + GROUP] for i in range(0, len(canonical), GROUP))

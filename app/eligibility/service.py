@@ -75,11 +75,18 @@ class BatchSizeError(DomainError):
 
 
 def issue_access_codes(
-    session: Session, *, district_id: int, count: int, key: bytes, now: datetime | None = None
+    session: Session,
+    *,
+    district_id: int,
+    count: int,
+    key: bytes,
+    now: datetime | None = None,
+    given: list[str] | None = None,
 ) -> tuple[AccessCodeBatch, list[str]]:
     """Create ``count`` fresh codes for a district; return them in canonical form.
 
     This is the only time the codes exist in clear: the caller shows them once (and as CSV).
+    ``given``: use these canonical codes instead of random ones (the demo's known codes).
     """
     if not 1 <= count <= MAX_BATCH:
         raise BatchSizeError()
@@ -88,7 +95,9 @@ def issue_access_codes(
     session.flush()
     assert batch.id is not None
     codes: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set(given or [])
+    if given is not None:
+        codes = list(dict.fromkeys(given))[:count]
     while len(codes) < count:
         code = generate_code()
         if code not in seen:
@@ -130,6 +139,14 @@ def use_access_code(session: Session, *, code_id: int) -> None:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AccessCodeUsedError()
+
+
+def code_is_used(session: Session, *, canonical: str, key: bytes) -> bool | None:
+    """Whether a known code was used (None when it is not stored)."""
+    used: bool | None = session.execute(
+        select(AccessCode.used).where(AccessCode.code_hash == code_hash(key, canonical))  # type: ignore[call-overload]
+    ).scalar_one_or_none()
+    return used
 
 
 def code_counts(session: Session, *, district_id: int) -> tuple[int, int]:

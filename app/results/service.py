@@ -22,6 +22,7 @@ from app.core.db import utcnow
 from app.core.errors import ConflictError, DomainError, NotFoundError
 from app.core.i18n import _
 from app.core.money import currency_exponent
+from app.cycles import service as cycles_service
 from app.cycles.models import Cycle, District, Phase
 from app.results.models import DistrictResult, ProjectResult
 from app.tally import Ballot as TallyBallot
@@ -93,13 +94,13 @@ def publish_results(
     session: Session, *, cycle: Cycle, actor_id: int | None = None
 ) -> list[DistrictOutcome]:
     """Tally every district of a cycle whose voting has closed and store the results (once)."""
-    if cycle.phase != Phase.tallying.value:
-        raise VotingNotClosedError()
     existing = session.execute(
         select(DistrictResult.id).where(DistrictResult.cycle_id == cycle.id)  # type: ignore[call-overload]
     ).first()
     if existing is not None:
         raise ResultsAlreadyPublishedError()
+    if cycle.phase != Phase.tallying.value:
+        raise VotingNotClosedError()
     scale = 10 ** currency_exponent(cycle.currency)
     now = utcnow()
     districts = session.execute(
@@ -154,10 +155,9 @@ def publish_results(
 
 
 def _move_to_results(session: Session, *, cycle: Cycle, actor_id: int | None) -> None:
-    cycle.phase = Phase.results.value
-    cycle.updated_at = utcnow()
-    session.add(cycle)
-    session.flush()
+    cycles_service.move_to_phase(
+        session, cycle=cycle, to=Phase.results, actor_id=actor_id, publishing=True
+    )
 
 
 def published_results(session: Session, *, cycle: Cycle) -> list[DistrictOutcome]:
