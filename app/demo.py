@@ -182,8 +182,43 @@ def _account(
     )
 
 
+DEMO_CODES_PER_DISTRICT = 10
+
+
+def _demo_access_codes(
+    session: Session, settings: Settings, summary: DemoSummary, *, create: bool
+) -> None:
+    """A batch of known access codes per district of the voting cycle, printed at every start.
+
+    Demo codes are derived from their district (``demo_code``) so they can be printed again;
+    real batches are random and shown once.  Used codes are marked as such.
+    """
+    from app.eligibility import service as eligibility_service
+    from app.eligibility.codes import demo_code, format_code
+
+    if summary.voting_cycle_id is None:
+        return
+    key = settings.access_code_key.get_secret_value().encode()
+    summary.lines.append("access codes to vote in the demo cycle (each works once):")
+    for district in cycles_service.list_districts(session, summary.voting_cycle_id):
+        codes = [
+            demo_code(f"{summary.voting_cycle_id}:{district.id}:{i}")
+            for i in range(DEMO_CODES_PER_DISTRICT)
+        ]
+        if create:
+            eligibility_service.issue_access_codes(
+                session, district_id=district.id or 0, count=len(codes), key=key, given=codes
+            )
+        summary.lines.append(f"  {district.name}:")
+        for code in codes:
+            used = eligibility_service.code_is_used(session, canonical=code, key=key)
+            if used is not None:
+                summary.lines.append(f"    {format_code(code)}" + ("  (used)" if used else ""))
+
+
 def _extra_demo_data(session: Session, settings: Settings, summary: DemoSummary) -> None:
     """Other domains' demo data (e.g. a batch of access codes for the voting cycle)."""
+    _demo_access_codes(session, settings, summary, create=True)
 
 
 def load_demo(session: Session, settings: Settings) -> DemoSummary:
@@ -200,6 +235,7 @@ def load_demo(session: Session, settings: Settings) -> DemoSummary:
         summary.voting_cycle_id = existing.id
         later = session.exec(select(Cycle).where(Cycle.title == NEXT_TITLE)).first()
         summary.intake_cycle_id = later.id if later else None
+        _demo_access_codes(session, settings, summary, create=False)
         return summary
     summary.created = True
     organizer, resident = users[Role.organizer], users[Role.resident]
