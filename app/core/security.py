@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import Settings, SettingsDep, get_settings
 from app.core.db import SAFE_METHODS, SessionDep, UTCDateTime, utcnow
 from app.core.errors import AuthenticationRequiredError, CsrfError, PermissionDeniedError
+from app.core.i18n import N_
 
 SESSION_COOKIE = "plaza_session"
 CSRF_COOKIE = "plaza_csrf"
@@ -49,6 +50,11 @@ class Role(StrEnum):
 
 
 ROLE_VALUES = tuple(r.value for r in Role)
+ROLE_LABELS = {
+    Role.resident: N_("resident"),
+    Role.organizer: N_("organizer"),
+    Role.auditor: N_("auditor"),
+}
 
 
 class User(SQLModel, table=True):
