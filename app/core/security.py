@@ -271,6 +271,10 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
         cached: User | None = request.state.user
         return cached
     user = user_for_token(session, request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        # Detached with its columns loaded: a rollback (an error) must not expire it, because
+        # the error page still shows who is signed in after the session has closed.
+        session.expunge(user)
     request.state.user = user
     return user
 
