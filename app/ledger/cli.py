@@ -40,21 +40,9 @@ def _fail(command: str, message: str) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from app.ledger.verify.verifier import ExportError, load_export, verify_export
+    from app.ledger.verify.verifier import run
 
-    try:
-        data = load_export(args.export, args.receipt)
-    except (ExportError, OSError) as exc:
-        return _fail("verify", str(exc))
-    report = verify_export(data)
-    for result in report.results:
-        print(result.line())
-    print(
-        "verified: all checks pass"
-        if report.ok
-        else f"NOT verified: {len(report.failed())} check(s) failed"
-    )
-    return 0 if report.ok else 1
+    return run(args.export, args.receipt)
 
 
 def run_from_pb(args: argparse.Namespace) -> int:

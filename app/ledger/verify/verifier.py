@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,22 @@ class Report:
 
     def add(self, name: str, ok: bool, detail: str) -> None:
         self.results.append(CheckResult(name, ok, detail))
+
+
+def run(export: str | Path, receipts: list[str | Path] | None = None) -> int:
+    """Print one PASS/FAIL line per check and a summary; 0 if all pass, 1 if one fails,
+    2 (one line on stderr) if the export cannot be read."""
+    try:
+        data = load_export(export, receipts)
+    except (ExportError, OSError) as exc:
+        print(f"plaza verify: error: {exc}", file=sys.stderr)
+        return 2
+    report = verify_export(data)
+    for result in report.results:
+        print(result.line())
+    failed = len(report.failed())
+    print("verified: all checks pass" if report.ok else f"NOT verified: {failed} check(s) failed")
+    return 0 if report.ok else 1
 
 
 def load_export(path: str | Path, receipts: list[str | Path] | None = None) -> ExportData:
