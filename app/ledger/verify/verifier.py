@@ -490,6 +490,7 @@ def _check_receipt(
         if proof.index >= len(lines):
             return False, f"index {proof.index} beyond the {len(lines)} events"
         line = lines[proof.index]
+        event: Any = None
         try:
             event = parse_canonical(line)
             body = event["body"] if isinstance(event, dict) else None
@@ -507,7 +508,7 @@ def _check_receipt(
             )
         elif cp.root != tree.root():
             return False, "its checkpoint differs from the final root"
-    except (NoteError, ProofError) as exc:
+    except ValueError as exc:  # NoteError, ProofError
         return False, str(exc)
     return True, f"ballot {ballot_id} is entry {proof.index}, included in checkpoint {cp.size}"
 
@@ -534,6 +535,9 @@ def _recount(state: _State, config: Config | None) -> tuple[bool, str]:
         outcomes = count(config, counted, result.seed)
     except TallyError as exc:
         return False, f"the tally engine refused: {exc}"
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # A hostile configuration must fail the check, never crash the verifier.
+        return False, f"the tally engine failed: {type(exc).__name__}: {exc}"
     expected = result_body(config, outcomes, result.seed)
     published = {
         "rule": result.rule,
