@@ -9,7 +9,7 @@ PORT ?= 8000
 PG_DB ?= plaza_test_$(shell basename "$(CURDIR)" | tr -c 'a-zA-Z0-9\n' '_' | tr 'A-Z' 'a-z')
 export PLAZA_TEST_POSTGRES_URL ?= postgresql+psycopg://plaza:plaza@127.0.0.1:5432/$(PG_DB)
 
-.PHONY: run test bench lint format install postgres browser clean
+.PHONY: run test bench lint format install postgres browser clean messages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@# Alembic builds the schema on an empty database, and the models agree with it.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  PLAZA_DATABASE_URL="sqlite:///$$tmp/check.sqlite3" $(BIN)/alembic upgrade head && \
+	  PLAZA_DATABASE_URL="sqlite:///$$tmp/check.sqlite3" $(BIN)/alembic check
+
+# Re-extract translatable strings and merge them into the catalogs (then translate zh_Hans).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ \
+	  --no-location --sort-output -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 format: $(STAMP)
 	$(BIN)/ruff format .

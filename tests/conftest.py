@@ -1,13 +1,70 @@
-"""Shared test fixtures. Domain fixtures live in tests/<domain>/conftest.py."""
+"""Shared test fixtures. Domain fixtures live in tests/<domain>/conftest.py.
+
+Stable fixtures (other helpers build on them):
+
+- ``settings``: the test ``Settings`` (environment "test", real secrets, cheap Argon2id).
+- ``db_url`` / ``db_engine``: a database migrated with ``alembic upgrade head``, parametrized
+  over SQLite and PostgreSQL (ids ``sqlite`` and ``postgresql``).  PostgreSQL comes from
+  ``PLAZA_TEST_POSTGRES_URL`` (the Makefile exports it); when it is missing or down the
+  PostgreSQL variants skip with the reason locally and FAIL when ``CI=true``.
+- ``db_session``: a session inside an outer transaction that is rolled back after the test
+  (SQLAlchemy "joining a session into an external transaction"; service commits become
+  savepoint releases).  Tests that need real commits (concurrency) use ``db_engine`` and
+  clean up after themselves.
+- ``app`` / ``client``: the app with its request session bound to ``db_session``; the
+  client adds the CSRF token to unsafe requests (form field for ``data=``, header
+  otherwise) unless called with ``csrf=False``; redirects are not followed.
+- ``login_as(role_or_user)``: create (or take) a user and log the client in as them.
+- ``htmx``: parametrization "without HX-Request" / "with HX-Request" (headers dict).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+# Settings for the whole test run, before anything reads them.
+os.environ.update(
+    {
+        "PLAZA_ENVIRONMENT": "test",
+        "PLAZA_SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "PLAZA_ACCESS_CODE_KEY": "test-access-code-key-0123456789",
+        "PLAZA_VOTER_KEY": "test-voter-key-0123456789abcdef",
+        "PLAZA_ARGON2_TIME_COST": "1",
+        "PLAZA_ARGON2_MEMORY_COST_KIB": "8",
+        "PLAZA_ARGON2_PARALLELISM": "1",
+        "PLAZA_DATABASE_URL": "sqlite:///" + str(Path(tempfile.gettempdir()) / "plaza-unused.db"),
+    }
+)
+os.environ.pop("PLAZA_COOKIE_SECURE", None)
+
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app.core import migrations  # noqa: E402
+from app.core.config import Settings, get_settings  # noqa: E402
+from app.core.db import engine_for, get_session  # noqa: E402
+from app.core.security import (  # noqa: E402
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    Role,
+    User,
+    start_session,
+)
+
+get_settings.cache_clear()
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +73,147 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"{SHARED} is missing: tests need ../shared beside the checkout")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+def database_unavailable(reason: str) -> None:
+    """Skip (locally, with the reason) or fail (CI=true): CI never skips a database."""
+    if IN_CI:
+        pytest.fail(f"PostgreSQL required when CI=true: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL tests not run: {reason}")
+
+
+def postgres_url() -> str:
+    url = os.environ.get("PLAZA_TEST_POSTGRES_URL", "")
+    if not url:
+        database_unavailable("PLAZA_TEST_POSTGRES_URL is not set (run through `make test`)")
+    return url
+
+
+def reset_postgres(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'plaza-test.sqlite3'}"
+    url = postgres_url()
+    try:
+        reset_postgres(engine_for(url))
+    except Exception as exc:  # connection refused, auth failed, ...
+        database_unavailable(f"cannot use {url.split('@')[-1]}: {type(exc).__name__}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url: str) -> Engine:
+    """An engine on a database built by ``alembic upgrade head``."""
+    engine = engine_for(db_url)
+    migrations.upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    connection = db_engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+class PlazaClient(TestClient):
+    """A test client that sends the CSRF token on unsafe requests (unless csrf=False)."""
+
+    _csrf: str | None = None
+
+    def csrf_token(self) -> str:
+        if self._csrf is None:
+            response = self.get("/api/session")
+            assert response.status_code == 200, response.text
+            self._csrf = str(response.json()["csrf_token"])
+        return self._csrf
+
+    def request(self, method: str, url: Any, *args: Any, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        if csrf and method.upper() in UNSAFE:
+            token = self.csrf_token()
+            data = kwargs.get("data")
+            if isinstance(data, dict):
+                if CSRF_FIELD not in data:
+                    kwargs["data"] = {**data, CSRF_FIELD: token}
+            else:
+                headers = dict(kwargs.get("headers") or {})
+                headers.setdefault("X-CSRF-Token", token)
+                kwargs["headers"] = headers
+        return super().request(method, url, *args, **kwargs)
+
+    def post(self, url: Any, *, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.request("POST", url, csrf=csrf, **kwargs)
+
+    def put(self, url: Any, *, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.request("PUT", url, csrf=csrf, **kwargs)
+
+    def patch(self, url: Any, *, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.request("PATCH", url, csrf=csrf, **kwargs)
+
+    def delete(self, url: Any, *, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self.request("DELETE", url, csrf=csrf, **kwargs)
+
+
+@pytest.fixture
+def app(db_session: Session, settings: Settings) -> FastAPI:
+    from app.main import create_app
+
+    application = create_app(settings)
+
+    def session_for_test() -> Iterator[Session]:
+        try:
+            yield db_session
+        except BaseException:
+            db_session.rollback()
+            raise
+        db_session.commit()
+
+    application.dependency_overrides[get_session] = session_for_test
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[PlazaClient]:
+    with PlazaClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def login_as(
+    client: PlazaClient, db_session: Session, settings: Settings
+) -> Callable[[Role | str | User], User]:
+    """Log the client in: ``login_as("organizer")`` or ``login_as(existing_user)``."""
+    from tests.factories import make_user
+
+    def log_in(who: Role | str | User) -> User:
+        user = who if isinstance(who, User) else make_user(db_session, role=Role(who))
+        token = start_session(db_session, user=user, settings=settings)
+        client.cookies.set(SESSION_COOKIE, token)
+        return user
+
+    return log_in
+
+
+@pytest.fixture(params=[False, True], ids=["without HX-Request", "with HX-Request"])
+def htmx(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Headers of a plain browser request, or of an htmx request."""
+    return {"HX-Request": "true"} if request.param else {}

@@ -1,0 +1,198 @@
+"""Account pages (sign up, log in, log out, language) and their JSON API twins."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.accounts import service
+from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
+from app.core.config import SettingsDep
+from app.core.db import SessionDep
+from app.core.errors import DomainError, FormError
+from app.core.htmx import safe_next, see_other
+from app.core.i18n import LANG_COOKIE, LOCALES
+from app.core.security import (
+    SESSION_COOKIE,
+    OptionalUser,
+    clear_session_cookie,
+    csrf_token,
+    set_session_cookie,
+)
+from app.core.templating import render
+
+router = APIRouter(tags=["pages: accounts"])
+api = APIRouter(prefix="/api", tags=["accounts"])
+
+
+def _user_agent(request: Request) -> str:
+    return request.headers.get("user-agent", "")[:200]
+
+
+@router.get("/login", name="accounts:login")
+def login_form(request: Request, user: OptionalUser, next: str = "") -> Response:
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": {"email": ""}, "next": safe_next(next, ""), "error": None},
+        block="login_form",
+    )
+
+
+@router.post("/login", name="accounts:login_submit")
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        _user, token = service.log_in(
+            session,
+            email=email,
+            password=password,
+            settings=settings,
+            user_agent=_user_agent(request),
+        )
+    except DomainError as exc:
+        raise FormError(
+            render(
+                request,
+                "accounts/login.html",
+                {"form": {"email": email}, "next": safe_next(next, ""), "error": exc},
+                block="login_form",
+                status_code=422,
+            )
+        ) from exc
+    response = see_other(request, safe_next(next))
+    set_session_cookie(response, token, settings)
+    return response
+
+
+@router.get("/signup", name="accounts:signup")
+def signup_form(request: Request, user: OptionalUser) -> Response:
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": {"email": "", "display_name": ""}, "error": None},
+        block="signup_form",
+    )
+
+
+@router.post("/signup", name="accounts:signup_submit")
+def signup_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    display_name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    try:
+        service.sign_up_resident(
+            session, email=email, password=password, display_name=display_name, settings=settings
+        )
+        _user, token = service.log_in(
+            session,
+            email=email,
+            password=password,
+            settings=settings,
+            user_agent=_user_agent(request),
+        )
+    except DomainError as exc:
+        raise FormError(
+            render(
+                request,
+                "accounts/signup.html",
+                {"form": {"email": email, "display_name": display_name}, "error": exc},
+                block="signup_form",
+                status_code=422,
+            )
+        ) from exc
+    response = see_other(request, "/")
+    set_session_cookie(response, token, settings)
+    return response
+
+
+@router.post("/logout", name="accounts:logout")
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    service.log_out(session, token=request.cookies.get(SESSION_COOKIE))
+    response = see_other(request, "/")
+    clear_session_cookie(response, settings)
+    return response
+
+
+@router.post("/language", name="accounts:set_language")
+def set_language(
+    request: Request,
+    settings: SettingsDep,
+    lang: Annotated[str, Form(max_length=20)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    response = see_other(request, safe_next(next))
+    if lang in LOCALES:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            secure=settings.secure_cookies,
+            samesite="lax",
+        )
+    return response
+
+
+# --- JSON API ------------------------------------------------------------------------------
+
+
+def _user_read(user: object) -> UserRead:
+    return UserRead.model_validate(user, from_attributes=True)
+
+
+@api.get("/session", name="api:session", response_model=SessionRead)
+def api_session(request: Request, user: OptionalUser, settings: SettingsDep) -> SessionRead:
+    """Who is logged in, and the CSRF token to send as ``X-CSRF-Token`` on writes."""
+    return SessionRead(
+        user=_user_read(user) if user else None, csrf_token=csrf_token(request, settings)
+    )
+
+
+@api.post("/session", name="api:login", response_model=SessionRead)
+def api_login(
+    request: Request, body: LogIn, session: SessionDep, settings: SettingsDep
+) -> Response:
+    user, token = service.log_in(
+        session,
+        email=body.email,
+        password=body.password,
+        settings=settings,
+        user_agent=_user_agent(request),
+    )
+    payload = SessionRead(user=_user_read(user), csrf_token=csrf_token(request, settings))
+    response = JSONResponse(payload.model_dump())
+    set_session_cookie(response, token, settings)
+    return response
+
+
+@api.delete("/session", name="api:logout", status_code=204)
+def api_logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    service.log_out(session, token=request.cookies.get(SESSION_COOKIE))
+    response = Response(status_code=204)
+    clear_session_cookie(response, settings)
+    return response
+
+
+@api.post("/accounts", name="api:signup", response_model=UserRead, status_code=201)
+def api_signup(body: SignUp, session: SessionDep, settings: SettingsDep) -> UserRead:
+    user = service.sign_up_resident(
+        session,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        settings=settings,
+    )
+    return _user_read(user)

@@ -1,0 +1,168 @@
+"""Ballot verbs: open a ballot for an access code, cast it.
+
+``cast_ballot`` is the one write path for a vote. In one transaction it checks the code, the
+phase and the choices, marks the code used with a conditional UPDATE (only one transaction can
+win it, whatever the concurrency) and inserts the ballot. The ballot row holds a random receipt
+id and no reference to the code, and no time of casting.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.ballots.models import Ballot, BallotItem
+from app.ballots.rules import Meter, check_approval_ballot, meter
+from app.core.errors import DomainError
+from app.core.i18n import _
+from app.core.money import format_money
+from app.cycles.models import Cycle, District, Phase
+from app.eligibility import service as eligibility_service
+from app.eligibility.models import AccessCode
+from app.proposals.models import Proposal, ProposalStatus
+
+
+class VotingClosedError(DomainError):
+    code = "voting-closed"
+
+    def __init__(self) -> None:
+        super().__init__(_("Voting is not open for this budget cycle."))
+
+
+class BallotInvalidError(DomainError):
+    code = "ballot-invalid"
+
+    def __init__(
+        self, problems: Sequence[str], *, budget_text: str = "", sheet: BallotSheet | None = None
+    ) -> None:
+        self.sheet = sheet
+        messages = {
+            "empty": _("Choose at least one project."),
+            "too_few": _("Choose more projects: this ballot asks for a minimum number."),
+            "too_many": _("Choose fewer projects: this ballot has a maximum number."),
+            "unknown_project": _("One of the chosen projects is not on this ballot."),
+            "duplicate": _("A project was chosen twice."),
+            "over_budget": _(
+                "The projects you chose cost more than the budget of %(budget)s. "
+                "Remove a project and try again."
+            )
+            % {"budget": budget_text},
+            "bad_value": _("The form sent a value that is not a project."),
+        }
+        self.problems = list(problems)
+        super().__init__(" ".join(messages.get(p, p) for p in self.problems), field="project")
+
+
+@dataclass(frozen=True)
+class BallotSheet:
+    """Everything a voter's ballot page needs: the district, its projects, the rules."""
+
+    cycle: Cycle
+    district: District
+    projects: tuple[Proposal, ...]
+
+    @property
+    def costs(self) -> dict[int, int]:
+        return {p.id: p.final_cost_minor or 0 for p in self.projects if p.id is not None}
+
+    def meter(self, chosen: Sequence[int]) -> Meter:
+        return meter(self.costs, self.district.budget_minor, chosen)
+
+
+def ballot_projects(session: Session, *, district_id: int) -> tuple[Proposal, ...]:
+    """The projects on a district's ballot: its accepted proposals, cheapest first."""
+    rows = session.execute(
+        select(Proposal)
+        .where(
+            Proposal.district_id == district_id,  # type: ignore[arg-type]
+            Proposal.status == ProposalStatus.accepted.value,  # type: ignore[arg-type]
+        )
+        .order_by(Proposal.final_cost_minor, Proposal.id)  # type: ignore[arg-type]
+    ).scalars()
+    return tuple(rows)
+
+
+def sheet_for_district(session: Session, *, district_id: int, lock: bool = False) -> BallotSheet:
+    district = session.get(District, district_id)
+    if district is None:
+        raise VotingClosedError()
+    stmt = select(Cycle).where(Cycle.id == district.cycle_id)  # type: ignore[arg-type]
+    if lock:
+        # Closing voting updates this row: it waits for ballots in flight (PostgreSQL), so a
+        # tally started after the close sees every acknowledged ballot.
+        stmt = stmt.with_for_update(read=True)
+    cycle = session.execute(stmt).scalar_one()
+    if cycle.phase != Phase.voting.value:
+        raise VotingClosedError()
+    return BallotSheet(
+        cycle=cycle, district=district, projects=ballot_projects(session, district_id=district_id)
+    )
+
+
+def open_ballot(session: Session, *, code_text: str, key: bytes) -> tuple[AccessCode, BallotSheet]:
+    """The ballot an access code gives (refuses typos, unknown or used codes, closed voting)."""
+    code = eligibility_service.find_access_code(session, text=code_text, key=key)
+    return code, sheet_for_district(session, district_id=code.district_id)
+
+
+def problems_of(sheet: BallotSheet, chosen: Sequence[int]) -> list[str]:
+    problems = check_approval_ballot(sheet.costs, sheet.district.budget_minor, list(chosen))
+    distinct = len(set(chosen))
+    if chosen and distinct < sheet.cycle.min_choices:
+        problems.append("too_few")
+    if sheet.cycle.max_choices is not None and distinct > sheet.cycle.max_choices:
+        problems.append("too_many")
+    return problems
+
+
+def cast_ballot(
+    session: Session,
+    *,
+    code_text: str,
+    chosen: Sequence[int],
+    key: bytes,
+    garbage: bool = False,
+) -> Ballot:
+    """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed).
+
+    ``garbage``: the form also sent values that are not project ids (refused).
+    """
+    code = eligibility_service.find_access_code(session, text=code_text, key=key)
+    sheet = sheet_for_district(session, district_id=code.district_id, lock=True)
+    problems = problems_of(sheet, chosen)
+    if garbage:
+        problems.append("bad_value")
+    if problems:
+        budget_text = format_money(sheet.district.budget_minor, sheet.cycle.currency)
+        raise BallotInvalidError(problems, budget_text=budget_text, sheet=sheet)
+    assert code.id is not None and sheet.cycle.id is not None and sheet.district.id is not None
+    eligibility_service.use_access_code(session, code_id=code.id)
+    costs = sheet.costs
+    ballot = Ballot(
+        id=secrets.token_hex(16),
+        cycle_id=sheet.cycle.id,
+        district_id=sheet.district.id,
+        total_cost=sum(costs[p] for p in set(chosen)),
+    )
+    session.add(ballot)
+    session.flush()
+    session.execute(
+        BallotItem.__table__.insert(),  # type: ignore[attr-defined]
+        [{"ballot_id": ballot.id, "proposal_id": p} for p in sorted(set(chosen))],
+    )
+    session.flush()
+    return ballot
+
+
+def ballot_count(session: Session, *, district_id: int) -> int:
+    from sqlalchemy import func
+
+    return int(
+        session.execute(
+            select(func.count()).select_from(Ballot).where(Ballot.district_id == district_id)  # type: ignore[arg-type]
+        ).scalar_one()
+    )

@@ -1,0 +1,299 @@
+"""Errors with a clear message, never a 500.
+
+Services raise ``DomainError`` (or a subclass); they never raise ``HTTPException``.
+
+- Pages: a handler that can show the form again catches the ``DomainError`` and raises
+  ``FormError(render(..., status_code=422))``: raising (not returning) makes the request's
+  session roll back, so nothing half-written survives, and the handler below sends the
+  re-rendered form.  An uncaught ``DomainError`` shows the error page with its message.
+- ``/api/``: a JSON problem (RFC 9457, ``application/problem+json``).
+- 404, 405, 413 (huge bodies, see ``BodySizeLimitMiddleware``), 422 (malformed input) get the
+  same treatment.  Anonymous visitors of a protected page are sent to the login form.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.i18n import _
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+log = logging.getLogger("plaza")
+
+
+class DomainError(Exception):
+    """A refusal with a message for a person (already translated when raised)."""
+
+    status_code = 422
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(DomainError):
+    status_code = 404
+    code = "not-found"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("This page or item does not exist."))
+
+
+class PermissionDeniedError(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("Your account is not allowed to do this."))
+
+
+class AuthenticationRequiredError(DomainError):
+    status_code = 401
+    code = "login-required"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("Please log in first."))
+
+
+class CsrfError(DomainError):
+    status_code = 403
+    code = "csrf"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("This form has expired or did not come from Plaza. Reload the page and try again.")
+        )
+
+
+class ConflictError(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class FormError(Exception):
+    """Carries a ready response (a form shown again with messages) out of a handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("form shown again")
+        self.response = response
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def problem(
+    status: int, title: str, detail: str, *, code: str = "about:blank", **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": code if code == "about:blank" else f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Login required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    422: "Invalid input",
+    429: "Too many requests",
+}
+
+
+def _title(status: int) -> str:
+    titles = {
+        400: _("Bad request"),
+        401: _("Login required"),
+        403: _("Forbidden"),
+        404: _("Not found"),
+        405: _("Method not allowed"),
+        409: _("Conflict"),
+        413: _("Request too large"),
+        422: _("Invalid input"),
+        429: _("Too many requests"),
+    }
+    return titles.get(status, _("Error"))
+
+
+def _error_page(
+    request: Request,
+    status: int,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    from app.core.templating import render
+
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": _title(status), "message": message, "details": details or []},
+        block="main_content",
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _login_redirect(request: Request) -> Response:
+    from app.core.htmx import is_htmx
+
+    target = request.url.path
+    if request.url.query and request.method == "GET":
+        target += "?" + request.url.query
+    from urllib.parse import quote
+
+    login = "/login?next=" + quote(target, safe="/")
+    if is_htmx(request):
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    return Response(status_code=303, headers={"Location": login})
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if wants_json(request):
+        extra: dict[str, Any] = {}
+        if exc.field:
+            extra["errors"] = [{"field": exc.field, "message": exc.message}]
+        return problem(
+            exc.status_code,
+            _TITLES.get(exc.status_code, "Error"),
+            exc.message,
+            code=exc.code,
+            **extra,
+        )
+    if isinstance(exc, AuthenticationRequiredError):
+        return _login_redirect(request)
+    return _error_page(request, exc.status_code, exc.message)
+
+
+async def form_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FormError)
+    return exc.response
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 404:
+        message = _("This page or item does not exist.")
+    elif status == 405:
+        message = _("This address does not accept that kind of request.")
+    elif status == 413:
+        message = _("The request is too large.")
+    elif status == 400:
+        message = _("The request could not be read.")
+    else:
+        message = _title(status)
+    if wants_json(request):
+        response = problem(status, _TITLES.get(status, "Error"), message)
+        response.headers.update(headers)
+        return response
+    return _error_page(request, status, message, headers=headers)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body",))
+    return f"{location}: {error.get('msg', '')}" if location else str(error.get("msg", ""))
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())[:20]
+    if wants_json(request):
+        return problem(
+            422,
+            "Invalid input",
+            _("Some values are missing or not valid."),
+            code="validation",
+            errors=[
+                {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+                for e in errors
+            ],
+        )
+    return _error_page(
+        request, 422, _("Some values are missing or not valid."), [_describe(e) for e in errors]
+    )
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    message = _("Something went wrong on our side. Nothing was saved; please try again.")
+    if wants_json(request):
+        return problem(500, "Server error", message)
+    try:
+        return _error_page(request, 500, message)
+    except Exception:  # pragma: no cover - the error page itself failed
+        return Response(message, status_code=500, media_type="text/plain")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies above ``max_bytes`` with 413 before anything reads them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.startswith("/api/"):
+            response: Response = problem(413, "Request too large", _("The request is too large."))
+        else:
+            response = Response(
+                "<!doctype html><title>413</title><p>" + _("The request is too large.") + "</p>",
+                status_code=413,
+                media_type="text/html",
+            )
+        await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(FormError, form_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(Exception, server_error_handler)

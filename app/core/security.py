@@ -1,0 +1,300 @@
+"""Accounts' infrastructure: the user and session tables, passwords, sessions, CSRF, guards.
+
+- Passwords: Argon2id (argon2-cffi), parameters from the settings; ``hash_password`` /
+  ``verify_password``.
+- Sessions live in the ``user_session`` table (shared by every app process).  The cookie holds
+  a random token; the table holds only its SHA-256.  ``start_session`` / ``end_session``
+  (logout deletes the row, so a stolen cookie dies with it).
+- CSRF: a random ``plaza_csrf`` cookie (set by ``CsrfCookieMiddleware``) and the token
+  ``HMAC(secret_key, cookie)`` ("signed double submit").  Every form carries it as the
+  ``csrf_token`` field and ``<body hx-headers>`` sends it as ``X-CSRF-Token``; the app-wide
+  dependency ``verify_csrf`` refuses unsafe requests without a valid one (403).
+- Guards: ``CurrentUser`` (401 when anonymous: pages redirect to the login form),
+  ``OptionalUser``, ``require_role(Role.organizer, ...)`` (403 for other roles).  Declare the
+  guard before any dependency that loads an object, so an outsider cannot probe for ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends, Request
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, delete
+from sqlmodel import Field, Session, SQLModel, select
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.config import Settings, SettingsDep, get_settings
+from app.core.db import SAFE_METHODS, SessionDep, UTCDateTime, utcnow
+from app.core.errors import AuthenticationRequiredError, CsrfError, PermissionDeniedError
+
+SESSION_COOKIE = "plaza_session"
+CSRF_COOKIE = "plaza_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class Role(StrEnum):
+    resident = "resident"
+    organizer = "organizer"
+    auditor = "auditor"
+
+
+ROLE_VALUES = tuple(r.value for r in Role)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('resident', 'organizer', 'auditor')",
+            name="role_known",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=False)
+    display_name: str = Field(max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+
+    id: str = Field(primary_key=True, max_length=64)  # SHA-256 hex of the cookie token
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    user_agent: str = Field(default="", sa_column=Column(String(200), nullable=False))
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def _hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def hash_password(password: str, settings: Settings | None = None) -> str:
+    """Argon2id hash of ``password``."""
+    return str(_hasher(settings or get_settings()).hash(password))
+
+
+def verify_password(password_hash: str, password: str, settings: Settings | None = None) -> bool:
+    try:
+        return bool(_hasher(settings or get_settings()).verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def dummy_verify(password: str, settings: Settings | None = None) -> None:
+    """Spend the time of a password check (unknown e-mail: answer in the same time)."""
+    s = settings or get_settings()
+    verify_password(_dummy_hash(s.argon2_time_cost, s.argon2_memory_cost_kib), password, s)
+
+
+_DUMMY: dict[tuple[int, int], str] = {}
+
+
+def _dummy_hash(time_cost: int, memory: int) -> str:
+    key = (time_cost, memory)
+    if key not in _DUMMY:
+        _DUMMY[key] = hash_password(secrets.token_urlsafe(16))
+    return _DUMMY[key]
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, *, user: User, settings: Settings, user_agent: str = "") -> str:
+    """Create a server-side session for ``user``; returns the cookie token (shown once)."""
+    assert user.id is not None
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        UserSession(
+            id=_token_id(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.session_max_age_seconds),
+            user_agent=user_agent[:200],
+        )
+    )
+    session.flush()
+    return token
+
+
+def end_session(session: Session, token: str | None) -> None:
+    """Log out: delete the session row (the cookie becomes worthless)."""
+    if token:
+        session.execute(delete(UserSession).where(UserSession.id == _token_id(token)))  # type: ignore[arg-type]
+        session.flush()
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    session.execute(delete(UserSession).where(UserSession.user_id == user_id))  # type: ignore[arg-type]
+    session.flush()
+
+
+def user_for_token(session: Session, token: str | None) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    row = session.exec(
+        select(User, UserSession)
+        .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
+        .where(UserSession.id == _token_id(token))
+    ).first()
+    if row is None:
+        return None
+    user, user_session = row
+    if user_session.expires_at <= utcnow():
+        return None
+    return user
+
+
+def set_session_cookie(response: Any, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_max_age_seconds,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Any, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, secure=settings.secure_cookies, samesite="lax", path="/"
+    )
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+class CsrfCookieMiddleware:
+    """Give every client a random CSRF cookie; expose it to handlers as ``state.csrf_seed``."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seed = None
+        for name, value in scope.get("headers", []):
+            if name == b"cookie":
+                for part in value.decode("latin-1").split(";"):
+                    key, _, val = part.strip().partition("=")
+                    if key == CSRF_COOKIE and 20 <= len(val) <= 100:
+                        seed = val
+        fresh = seed is None
+        if seed is None:
+            seed = secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf_seed"] = seed
+
+        async def send_with_cookie(message: Message) -> None:
+            if fresh and message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                cookie = f"{CSRF_COOKIE}={seed}; Path=/; HttpOnly; SameSite=Lax"
+                if self.secure:
+                    cookie += "; Secure"
+                headers.append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def csrf_token(request: Request, settings: Settings) -> str:
+    """The token to embed in forms and ``hx-headers`` for this client."""
+    seed = getattr(request.state, "csrf_seed", "")
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
+
+
+async def verify_csrf(request: Request, settings: SettingsDep) -> None:
+    """App-wide dependency: unsafe methods need a valid CSRF token (header or form field)."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, csrf_token(request, settings)):
+        raise CsrfError()
+
+
+# --- guards ----------------------------------------------------------------------------------
+
+
+def get_optional_user(request: Request, session: SessionDep) -> User | None:
+    """The logged-in user or None (cached on ``request.state.user``)."""
+    if hasattr(request.state, "user"):
+        cached: User | None = request.state.user
+        return cached
+    user = user_for_token(session, request.cookies.get(SESSION_COOKIE))
+    request.state.user = user
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise AuthenticationRequiredError()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: Role) -> Callable[..., User]:
+    """A dependency that returns the current user if they hold one of ``roles`` (else 403)."""
+    allowed = frozenset(roles)
+
+    def guard(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise PermissionDeniedError()
+        return user
+
+    guard.roles = allowed  # type: ignore[attr-defined]  # read by the route-walk test
+    guard.__name__ = "require_" + "_or_".join(sorted(r.value for r in roles))
+    return guard
+
+
+OrganizerUser = Annotated[User, Depends(require_role(Role.organizer))]
+ResidentUser = Annotated[User, Depends(require_role(Role.resident))]
+StaffUser = Annotated[User, Depends(require_role(Role.organizer, Role.auditor))]

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from app.core.db import begin_write, engine_for, utcnow, write_transaction
+from app.core.security import UserSession
+from tests.factories import make_user
+
+
+def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    statements: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with write_transaction(engine) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert "BEGIN DEFERRED" in statements
+    with engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        fks = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    assert (mode, fks) == ("wal", 1)
+    assert timeout and timeout > 0
+
+
+def test_write_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'r.db'}")
+    with write_transaction(engine) as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+    with pytest.raises(RuntimeError), write_transaction(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        raise RuntimeError("boom")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_begin_write_is_a_no_op_inside_a_transaction(db_session) -> None:  # type: ignore[no-untyped-def]
+    db_session.execute(text("SELECT 1"))
+    begin_write(db_session)  # must not raise
+
+
+def test_times_round_trip_as_aware_utc(db_session, db_engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(db_session)
+    moment = datetime(2030, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=8)))
+    db_session.add(UserSession(id="x" * 64, user_id=user.id, expires_at=moment))
+    db_session.flush()
+    db_session.expire_all()
+    row = db_session.get(UserSession, "x" * 64)
+    assert row.expires_at == moment
+    assert row.expires_at.tzinfo is not None
+    assert row.expires_at.utcoffset() == timedelta(0)
+    assert utcnow().tzinfo is UTC
+
+
+def test_naive_datetimes_are_refused(db_session) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(db_session)
+    db_session.add(UserSession(id="y" * 64, user_id=user.id, expires_at=datetime(2030, 1, 1)))
+    with pytest.raises(Exception, match="naive"):
+        db_session.flush()
+    db_session.rollback()

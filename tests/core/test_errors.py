@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+
+def test_unknown_page_is_404_page(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    soup = BeautifulSoup(response.text, "html.parser")
+    assert soup.find("h1").get_text(strip=True) == "Not found"
+
+
+def test_unknown_api_is_json_problem(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404
+
+
+def test_wrong_method_is_405(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.put("/login", data={})
+    assert response.status_code == 405
+    response = client.put("/api/session", json={})
+    assert response.status_code == 405
+    assert response.json()["status"] == 405
+
+
+def test_huge_body_is_413(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/signup", data={"email": "x" * 2_000_000})
+    assert response.status_code == 413
+    response = client.post(
+        "/api/accounts",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_malformed_json_is_422(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/api/accounts", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == 422
+    assert body["errors"]
+
+
+def test_wrong_types_are_422(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/api/session", json={"email": ["a"], "password": 5})
+    assert response.status_code == 422
+
+
+def test_malformed_multipart_is_not_a_server_error(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/signup",
+        content=b"--xx\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=xx"},
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_too_long_form_field_is_422_page(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/signup", data={"email": "x" * 300})
+    assert response.status_code == 422
+    assert "<html" in response.text
