@@ -151,9 +151,11 @@ def _phase_error(state: _State, seq: int, message: str) -> None:
 _BALLOT_LINE = re.compile(
     rb'\{"body":\{"ballot_id":"([0-9a-f]{32})","channel":"(online|kiosk|paper|import)",'
     rb'"choices":\{"points":(null|\[[^\[\]]*\]),"projects":(\[[^\[\]]*\])\},'
-    rb'"district":("(?:[^"\\]|\\.)*"),"salt":"[0-9a-f]{32}"\},"cycle":("(?:[^"\\]|\\.)*"),'
+    rb'"district":("[^"\\]*(?:\\.[^"\\]*)*"),"salt":"[0-9a-f]{32}"\},'
+    rb'"cycle":("[^"\\]*(?:\\.[^"\\]*)*"),'
     rb'"seq":(0|[1-9][0-9]*),"type":"ballot"\}'
 )
+_PLAIN_IDS = re.compile(rb'\[(?:"[^"\\\x00-\x1f]*"(?:,"[^"\\\x00-\x1f]*")*)?\]')
 _Choice = tuple[tuple[str, ...], Any, Any, Any]
 
 
@@ -161,10 +163,18 @@ def _choice(points_raw: bytes, projects_raw: bytes) -> _Choice | None:
     """Projects, points, raw points and the tally Ballot of canonical choice pieces (None if
     the pieces are not canonical or not of the schema: the line then takes the general path)."""
     try:
-        projects = parse_canonical(projects_raw)
-        if type(projects) is not list or not all(type(p) is str for p in projects):
-            return None
-        ids = tuple(projects)
+        if _PLAIN_IDS.fullmatch(projects_raw):
+            # Strings without escapes are their own canonical form: only UTF-8 to check.
+            try:
+                text = projects_raw[2:-2].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            ids = () if projects_raw == b"[]" else tuple(text.split('","'))
+        else:
+            projects = parse_canonical(projects_raw)
+            if type(projects) is not list or not all(type(p) is str for p in projects):
+                return None
+            ids = tuple(projects)
         if points_raw == b"null":
             return ids, None, None, Ballot(ids, None)
         raw = parse_canonical(points_raw)
