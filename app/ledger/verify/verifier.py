@@ -414,7 +414,6 @@ def _verify(data: ExportData) -> Report:
             report.add("signatures", True, f"{len(checkpoints)} checkpoints signed by {key.name}")
 
     # checkpoints: roots recomputed, no split view, all required sizes present, consistent
-    final_root = tree.root()
     problem = ""
     cps = [cp for _, cp in checkpoints]
     for size, _, _ in find_split_views(cps):
@@ -478,7 +477,6 @@ def _verify(data: ExportData) -> Report:
 
     # recount
     report.add("recount", *_recount(state, config))
-    _ = final_root
     return report
 
 
