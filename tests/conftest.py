@@ -180,6 +180,9 @@ def app(db_session: Session, settings: Settings) -> FastAPI:
     application = create_app(settings)
 
     def session_for_test() -> Iterator[Session]:
+        # What the test set up so far becomes durable (inside the outer transaction), so a
+        # request that rolls back undoes only its own work, as in production.
+        db_session.commit()
         try:
             yield db_session
         except BaseException:

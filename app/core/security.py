@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import Settings, SettingsDep, get_settings
 from app.core.db import SAFE_METHODS, SessionDep, UTCDateTime, utcnow
 from app.core.errors import AuthenticationRequiredError, CsrfError, PermissionDeniedError
+from app.core.i18n import N_
 
 SESSION_COOKIE = "plaza_session"
 CSRF_COOKIE = "plaza_csrf"
@@ -49,6 +50,11 @@ class Role(StrEnum):
 
 
 ROLE_VALUES = tuple(r.value for r in Role)
+ROLE_LABELS = {
+    Role.resident: N_("resident"),
+    Role.organizer: N_("organizer"),
+    Role.auditor: N_("auditor"),
+}
 
 
 class User(SQLModel, table=True):
@@ -265,6 +271,10 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
         cached: User | None = request.state.user
         return cached
     user = user_for_token(session, request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        # Detached with its columns loaded: a rollback (an error) must not expire it, because
+        # the error page still shows who is signed in after the session has closed.
+        session.expunge(user)
     request.state.user = user
     return user
 

@@ -9,7 +9,8 @@ alone for an htmx request and the whole page otherwise; every response carries
 Every template sees: ``request``, ``user`` (or None), ``csrf_token``, ``locale``,
 ``locales``, ``html_lang``, ``current_path``, ``url_for(name, **params)`` (a path),
 ``static(path)``, gettext as ``_``/``gettext``/``ngettext`` (new style: ``_("%(n)s", n=1)``),
-and the filters ``money(currency)``, ``number``, ``datetime``, ``date``.
+the filters ``money(currency)``, ``number``, ``datetime``, ``date``, ``zip_self``, and the
+form macros of ``_macros/forms.html`` as ``forms`` (a global, so htmx blocks see them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
 from starlette.requests import Request
@@ -64,6 +66,19 @@ def _build_env() -> Environment:
 
 
 env = _build_env()
+# Macros are globals so that a block rendered alone (htmx) sees them too.
+env.globals["forms"] = env.get_template("_macros/forms.html").module
+
+
+def route_names(app: Any) -> frozenset[str]:
+    """Names of every route of ``app``, included routers too (cached on ``app.state``)."""
+    names: frozenset[str] | None = getattr(app.state, "route_names", None)
+    if names is None:
+        names = frozenset(
+            rc.name for rc in iter_route_contexts(app.routes) if isinstance(rc.name, str)
+        )
+        app.state.route_names = names
+    return names
 
 
 def _context(request: Request, ctx: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -76,7 +91,7 @@ def _context(request: Request, ctx: Mapping[str, Any] | None) -> dict[str, Any]:
         return str(request.app.url_path_for(name, **{k: str(v) for k, v in params.items()}))
 
     def has_route(name: str) -> bool:
-        return any(getattr(r, "name", None) == name for r in request.app.router.routes)
+        return name in route_names(request.app)
 
     def static(path: str) -> str:
         return "/static/" + path
