@@ -114,3 +114,27 @@ def test_every_route_answers_each_role_as_its_guard_says(  # type: ignore[no-unt
                 assert response.status_code == 403, where
             else:
                 assert response.status_code not in (401, 403), where
+
+
+def test_auditors_are_read_only() -> None:
+    """No guarded route that changes anything admits the auditor role."""
+    writes = [
+        f"{method} {path}"
+        for method, path, route in ROUTES
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+        and (required_roles(route) or frozenset()) & {"auditor"}
+    ]
+    assert writes == []
+
+
+def test_logged_out_user_has_no_personal_data_in_the_api(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    """The public API never returns e-mail addresses or author ids."""
+    import json
+
+    resident = make_user(db_session, email="private.person@example.org")
+    cycle = make_cycle(db_session, phase=Phase.voting)
+    make_proposal(db_session, cycle=cycle, author=resident, status="accepted")
+    for url in ("/api/cycles", f"/api/cycles/{cycle.id}", f"/api/cycles/{cycle.id}/proposals"):
+        text = json.dumps(client.get(url).json())
+        assert "private.person" not in text
+        assert "author" not in text
