@@ -138,3 +138,18 @@ def test_logged_out_user_has_no_personal_data_in_the_api(client, db_session) -> 
         text = json.dumps(client.get(url).json())
         assert "private.person" not in text
         assert "author" not in text
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "2147483648", "-1", "0", "x%00"])
+def test_odd_ids_in_urls_are_never_a_server_error(client, login_as, value) -> None:  # type: ignore[no-untyped-def]
+    for role in ("organizer", "resident"):
+        login_as(role)
+        for method, path, _route in ROUTES:
+            if "{" not in path:
+                continue
+            url = re.sub(r"{(\w+)(:\w+)?}", value, path)
+            response = client.request(
+                method, url, headers={"X-CSRF-Token": client.csrf_token()}, csrf=False
+            )
+            assert response.status_code < 500, f"{method} {url} as {role}"
+            assert response.status_code in (303, 400, 403, 404, 405, 422), f"{method} {url}"

@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -234,6 +235,14 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     )
 
 
+async def out_of_range_handler(request: Request, exc: Exception) -> Response:
+    """A number too large for the database (an id like 99999999999999999999): bad input."""
+    message = _("A number in the request is out of range.")
+    if wants_json(request):
+        return problem(422, "Invalid input", message, code="out-of-range")
+    return _error_page(request, 422, message)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = _("Something went wrong on our side. Nothing was saved; please try again.")
@@ -296,4 +305,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FormError, form_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # The driver refuses integers beyond 64 bits (SQLite) or the column type (PostgreSQL).
+    app.add_exception_handler(OverflowError, out_of_range_handler)
+    app.add_exception_handler(DataError, out_of_range_handler)
     app.add_exception_handler(Exception, server_error_handler)
