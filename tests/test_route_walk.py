@@ -153,3 +153,39 @@ def test_odd_ids_in_urls_are_never_a_server_error(client, login_as, value) -> No
             )
             assert response.status_code < 500, f"{method} {url} as {role}"
             assert response.status_code in (303, 400, 403, 404, 405, 422), f"{method} {url}"
+
+
+JUNK_FORMS: tuple[dict[str, str], ...] = (
+    {"title": "💥" * 300, "description": "x" * 20_000, "name": " ", "budget": "1e9999"},
+    {"phase": "voting'; DROP TABLE cycle; --", "decision": "accept", "final_cost": "-0"},
+    {"district_id": "-5", "estimated_cost": "NaN", "code": "ZZZZ" * 20, "count": "10000000"},
+    {"email": "@", "password": "", "lang": "xx", "next": "//evil.example"},
+)
+JUNK_JSON: tuple[Any, ...] = ([1, 2, 3], {"title": None, "districts": "many"}, "text", 12)
+
+
+def test_junk_bodies_are_never_a_server_error(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    cycle = make_cycle(db_session, phase=Phase.intake)
+    district = districts_of(db_session, cycle)[0]
+    params = {"cycle_id": cycle.id, "district_id": district.id}
+    for role in ("organizer", "resident"):
+        user = login_as(role)
+        params["proposal_id"] = make_proposal(
+            db_session, cycle=cycle, district=district, author=user
+        ).id
+        for method, path, _route in ROUTES:
+            if method not in ("POST", "PUT", "PATCH", "DELETE"):
+                continue
+            url = _url(path, params)
+            for form in JUNK_FORMS:
+                login_as(user)  # a junk post to /logout must not hide the other routes
+                response = client.request(method, url, data=form)
+                assert response.status_code < 500, f"{method} {url} {form}"
+                assert response.status_code not in (
+                    401,
+                    303,
+                ) or "/login" not in response.headers.get("location", ""), f"{method} {url} {form}"
+            for body in JUNK_JSON:
+                login_as(user)
+                response = client.request(method, url, json=body)
+                assert response.status_code < 500, f"{method} {url} {body}"
