@@ -199,7 +199,8 @@ def main() -> int:
             p50_ms = 1000 * statistics.median(lat)
             print(
                 f"  {label:<23}: {rate:8.1f} ballots/s  p50 {p50_ms:6.1f} ms"
-                f"  p99 {1000 * _percentile(lat, 0.99):6.1f} ms  ({len(lat)} ballots, {fail} failed)"
+                f"  p99 {1000 * _percentile(lat, 0.99):6.1f} ms"
+                f"  ({len(lat)} ballots, {fail} failed)"
             )
         p99_ms = 1000 * _percentile(h_lat, 0.99)
         print(
@@ -228,7 +229,8 @@ def main() -> int:
         print(f"results page, cycle with {RESULT_BALLOTS:,} ballots ({size:,} bytes)")
         print(
             f"  stored results page    : p50 {p50:6.1f} ms  max {worst:6.1f} ms"
-            f" over {PAGE_REQUESTS} requests (target < 100 ms: {'met' if worst < 100 else 'NOT met'})"
+            f" over {PAGE_REQUESTS} requests"
+            f" (target < 100 ms: {'met' if worst < 100 else 'NOT met'})"
         )
         print(
             f"  reference: the tally itself (done once, at publication) took"
