@@ -180,6 +180,9 @@ def app(db_session: Session, settings: Settings) -> FastAPI:
     application = create_app(settings)
 
     def session_for_test() -> Iterator[Session]:
+        # What the test set up so far becomes durable (inside the outer transaction), so a
+        # request that rolls back undoes only its own work, as in production.
+        db_session.commit()
         try:
             yield db_session
         except BaseException:
@@ -217,3 +220,26 @@ def login_as(
 def htmx(request: pytest.FixtureRequest) -> dict[str, str]:
     """Headers of a plain browser request, or of an htmx request."""
     return {"HX-Request": "true"} if request.param else {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on each database (acceptance: both, none skipped in CI)."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") != "call" and outcome in ("passed", "failed"):
+                continue
+            for database in ("sqlite", "postgresql"):
+                if (
+                    f"[{database}" in nodeid
+                    or f"-{database}-" in nodeid
+                    or f"-{database}]" in nodeid
+                ):
+                    per = counts.setdefault(database, {})
+                    per[outcome] = per.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("databases")
+        for database, per in sorted(counts.items()):
+            summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
+            terminalreporter.write_line(f"{database}: {summary}")

@@ -126,6 +126,7 @@ def convert(
                 b.projects,
                 b.points,
                 None if raw_points is None else tuple(raw_points),
+                b,
             )
         )
     ledger.append("voting_closed", {})

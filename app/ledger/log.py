@@ -13,7 +13,7 @@ from app.ledger.keys import CheckpointSigner, NoteSigner
 from app.ledger.verify.jcs import canonicalize
 from app.ledger.verify.merkle import MerkleTree
 from app.ledger.verify.note import TlogProof
-from app.ledger.verify.schema import EVENT_TYPES, check_cycle_id, origin_for
+from app.ledger.verify.schema import check_cycle_id, origin_for
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 
@@ -52,6 +52,9 @@ class Ledger:
         self.events: list[bytes] = []
         self.tree = MerkleTree()
         self.checkpoints: dict[int, str] = {}
+        self.phase = "start"  # start -> configured -> open -> closed -> resulted
+        self._ballot_ids: set[str] = set()
+        self._invalidated: set[str] = set()
 
     @property
     def size(self) -> int:
@@ -61,18 +64,57 @@ class Ledger:
     def verifier_key(self) -> str:
         return self.signer.signer.verifier.encode()
 
-    def append(self, event_type: str, body: dict[str, Any]) -> int:
-        if event_type not in EVENT_TYPES:
+    def _check_phase(self, event_type: str, body: dict[str, Any]) -> str:
+        """The phase after appending this event; LedgerError if the log's rules forbid it."""
+        allowed = {
+            "configured": ("start", "configured"),
+            "amended": ("configured", "configured"),
+            "voting_opened": ("configured", "open"),
+            "ballot": ("open", "open"),
+            "ballot_invalidated": ("open|closed", ""),
+            "voting_closed": ("open", "closed"),
+            "result": ("closed", "resulted"),
+        }
+        if event_type not in allowed:
             raise LedgerError(f"unknown event type {event_type!r}")
+        before, after = allowed[event_type]
+        if self.phase not in before.split("|"):
+            raise LedgerError(f"no {event_type} event while the log is {self.phase}")
+        if event_type == "ballot" and body.get("ballot_id") in self._ballot_ids:
+            raise LedgerError("ballot id already in the log")
+        if event_type == "ballot_invalidated":
+            target = body.get("ballot_id")
+            if target not in self._ballot_ids or target in self._invalidated:
+                raise LedgerError("a correction names an earlier ballot, once")
+        return after or self.phase
+
+    def append(self, event_type: str, body: dict[str, Any]) -> int:
+        """Append one event (checked against the phase rules) and sign the checkpoints the
+        policy asks for."""
+        next_phase = self._check_phase(event_type, body)
         seq = self.size
         line = canonicalize({"cycle": self.cycle, "seq": seq, "type": event_type, "body": body})
         self.events.append(line)
         self.tree.append(line)
+        self.phase = next_phase
+        if event_type == "ballot":
+            self._ballot_ids.add(body["ballot_id"])
+        elif event_type == "ballot_invalidated":
+            self._invalidated.add(body["ballot_id"])
         if event_type not in ("ballot", "ballot_invalidated") or (
             self.size % self.checkpoint_every == 0
         ):
             self.checkpoint()
         return seq
+
+    def public_entry(self, index: int) -> bytes | None:
+        """What may be published of entry ``index`` now: the event, or None while it is a
+        ballot and voting has not closed (then only its leaf hash, ``tree.leaf_hash(index)``,
+        is public). See docs/decisions/0001-ballot-secrecy-and-receipts.md."""
+        line = self.events[index]
+        if self.phase in ("closed", "resulted") or not line.endswith(b'"type":"ballot"}'):
+            return line
+        return None
 
     def checkpoint(self) -> str:
         """Sign (or return the already signed) checkpoint of the current size."""
@@ -95,6 +137,8 @@ class Ledger:
     def write_export(self, directory: str | Path) -> Path:
         """Write events.jsonl, checkpoints/<size> and key.pub into ``directory`` (created
         empty or replaced atomically, so a half-written export never appears)."""
+        if self.phase not in ("closed", "resulted"):
+            raise LedgerError("ballot bodies are published only after voting_closed")
         self.checkpoint()
         target = Path(directory)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):

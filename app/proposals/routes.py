@@ -94,7 +94,7 @@ def detail(
             "form": {},
         }
     )
-    return render(request, "proposals/detail.html", ctx, block="review_form")
+    return render(request, "proposals/detail.html", ctx)
 
 
 @router.get("/me/proposals", name="proposals:mine")
@@ -423,6 +423,12 @@ def api_submit(
         estimated_cost_minor=body.estimated_cost_minor,
     )
     return _read(proposal)
+
+
+@api.get("/me/proposals", name="api:my_proposals", response_model=list[ProposalRead])
+def api_my_proposals(user: ResidentUser, session: SessionDep) -> list[ProposalRead]:
+    """The signed-in resident's proposals and their status."""
+    return [_read(p) for p in service.list_by_author(session, user.id or 0)]
 
 
 @api.get("/proposals/{proposal_id}", name="api:proposal", response_model=ProposalRead)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from app.tally.model import Election, TallyError
 from app.tally.outcome import Outcome
+from app.tally.rules import equalshares as mes_rules
 from app.tally.rules import greedy as greedy_rules
+from app.tally.rules.phragmen import phragmen
+from app.tally.rules.utilitarian import utilitarian
 from app.tally.tiebreak import TIE_BREAKS
 
 #: Rule id -> version recorded with every outcome. Bump a version whenever a rule's outcome
@@ -62,4 +65,14 @@ def tally(
             skip=rule != "greedy-no-skip",
             threshold=election.score_threshold if rule == "greedy-threshold" else None,
         )
-    raise TallyError(f"rule {rule!r} is not available yet")
+    if rule == "equalshares":
+        return mes_rules.equalshares(
+            election, rule=rule, version=version, tie_break=tie_break, seed=seed
+        )
+    if rule.startswith("equalshares/add1"):
+        return mes_rules.add_one(
+            election, rule=rule, version=version, tie_break=tie_break, seed=seed
+        )
+    if rule == "phragmen":
+        return phragmen(election, rule=rule, version=version, tie_break=tie_break, seed=seed)
+    return utilitarian(election, rule=rule, version=version, tie_break=tie_break, seed=seed)

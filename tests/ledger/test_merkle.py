@@ -136,3 +136,20 @@ def test_tree_proofs_against_oracle() -> None:
             if size1 < size:
                 with pytest.raises(ProofError):
                     verify_consistency(size1, size, proof, tree.root(size1), tree.root(size - 1))
+
+
+def test_bulk_build_equals_appends() -> None:
+    for n in (0, 1, 2, 3, 5, 8, 13, 64, 100):
+        hashes = [hash_leaf(b"%d" % i) for i in range(n)]
+        bulk = MerkleTree.from_leaf_hashes(hashes)
+        one_by_one = MerkleTree()
+        for h in hashes:
+            one_by_one.append_hash(h)
+        assert bulk.size == n
+        for size in range(n + 1):
+            assert bulk.root(size) == one_by_one.root(size)
+        for i in range(n):
+            assert bulk.inclusion_proof(i) == one_by_one.inclusion_proof(i)
+        bulk.append_hash(hash_leaf(b"more"))
+        one_by_one.append_hash(hash_leaf(b"more"))
+        assert bulk.root() == one_by_one.root()

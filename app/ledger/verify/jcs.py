@@ -148,8 +148,17 @@ def _no_fast_float(text: str) -> Any:
     raise _NotFast
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{16}")
-_fast_decoder = json.JSONDecoder(parse_float=_no_fast_float, parse_constant=_refuse_constant)
+def _fast_int(text: str) -> int:
+    if len(text) > 15:
+        raise _NotFast  # may be beyond the exact double range: let the full path decide
+    return int(text)
+
+
+_FOUR_BYTE_UTF8 = re.compile(rb"[\xf0-\xff]")
+_fast_decoder = json.JSONDecoder(
+    parse_float=_no_fast_float, parse_int=_fast_int, parse_constant=_refuse_constant
+)
+_fast_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _parse_int(text: str) -> int | float:
@@ -165,7 +174,7 @@ def parse_canonical(line: bytes) -> Any:
     """Parse ``line`` (no trailing newline) and return its value if and only if the line is
     exactly the RFC 8785 form of that value; raise CanonicalJSONError otherwise.
 
-    Fast path: for lines without fractional numbers, long digit runs or 4-byte UTF-8
+    Fast path: for lines without fractional numbers, integers of 16+ digits or 4-byte UTF-8
     characters, json.dumps with sorted keys produces exactly the RFC 8785 bytes (code-point
     order equals UTF-16 order on the BMP; integers print the same), so the C encoder is used.
     Everything else goes through ``canonicalize``.
@@ -174,7 +183,7 @@ def parse_canonical(line: bytes) -> Any:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CanonicalJSONError("not valid UTF-8") from exc
-    fast = _LONG_DIGITS.search(line) is None and (line.isascii() or max(line) < 0xF0)
+    fast = line.isascii() or _FOUR_BYTE_UTF8.search(line) is None
     value: Any
     if fast:
         try:
@@ -185,9 +194,7 @@ def parse_canonical(line: bytes) -> Any:
             raise CanonicalJSONError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
     if fast:
         try:
-            again = json.dumps(
-                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True
-            ).encode("utf-8")
+            again = _fast_encoder.encode(value).encode("utf-8")
         except UnicodeEncodeError as exc:
             raise CanonicalJSONError("string holds a lone surrogate (not valid Unicode)") from exc
     else:

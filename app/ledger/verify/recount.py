@@ -19,7 +19,7 @@ def elections(config: Config, ballots: Iterable[BallotEvent]) -> dict[str, Elect
     """One Election per district, with its counted ballots in log order."""
     by_district: dict[str, list[Any]] = {did: [] for did in config.districts}
     for b in ballots:
-        by_district[b.district].append(b.ballot())
+        by_district[b.district].append(b.ballot)
     return {
         did: Election(
             budget=district.budget,

@@ -7,6 +7,7 @@ lowest terms.  The functions here raise :class:`SchemaError` with the reason.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -255,7 +256,7 @@ def merge_amendment(config: dict[str, Any], body: Any) -> dict[str, Any]:
     return {**config, **changes}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BallotEvent:
     seq: int
     ballot_id: str
@@ -264,9 +265,7 @@ class BallotEvent:
     projects: tuple[str, ...]
     points: tuple[Fraction, ...] | None
     raw_points: tuple[Any, ...] | None
-
-    def ballot(self) -> Ballot:
-        return Ballot(self.projects, self.points)
+    ballot: Ballot
 
 
 _BALLOT_KEYS = frozenset({"ballot_id", "channel", "choices", "district", "salt"})
@@ -297,9 +296,18 @@ def parse_ballot(seq: int, body: Any) -> BallotEvent:
     raw = choices["points"]
     points = None
     if raw is not None:
-        points = tuple(number_from_json(p, "points") for p in _list(raw, "choices.points"))
-        raw = tuple(raw)
-    return BallotEvent(seq, ballot_id, district, channel, tuple(projects), points, raw)
+        raw = tuple(_list(raw, "choices.points"))
+        try:
+            points = _points(raw)
+        except TypeError as exc:  # unhashable: not a number anyway
+            raise SchemaError("points are integers or 'p/q' strings") from exc
+    ids = tuple(projects)
+    return BallotEvent(seq, ballot_id, district, channel, ids, points, raw, Ballot(ids, points))
+
+
+@functools.lru_cache(maxsize=4096)
+def _points(raw: tuple[Any, ...]) -> tuple[Fraction, ...]:
+    return tuple(number_from_json(p, "points") for p in raw)
 
 
 def parse_invalidation(body: Any) -> tuple[str, str]:

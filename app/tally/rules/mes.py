@@ -1,0 +1,517 @@
+"""The Method of Equal Shares (MES) and its add-one completion, exact and fast.
+
+Every voter starts with the same budget ``b`` (``budget / number of ballots`` for plain equal
+shares). In each round the project that its supporters can buy at the lowest price per unit of
+utility ``rho`` is bought: a supporter with utility ``u`` pays ``min(own money, rho * u)``.
+Utilities are costs for approval and choose-1 ballots (so supporters pay equal shares) and
+points for cumulative and scoring ballots. A project whose supporters together hold less
+money than its cost is out for good. Free projects with a supporter are funded first.
+
+How it is fast (the arithmetic stays exact ``Fraction``):
+
+* voters are bits of Python integers; the supporters of a project are one bitset per utility
+  value, and voters whose remaining money is equal form one *class* (a bitset). Counting the
+  supporters of a project in a class is one ``&`` and one ``bit_count()``;
+* a project is re-evaluated only when it may have become the cheapest (prices only rise
+  during a run, so the last price is a lower bound) and only if one of its supporters paid
+  since its last evaluation;
+* add-one: every voter's money is an affine function ``alpha + gamma * b`` of the per-voter
+  budget ``b``, and so is every price. A run at ``b`` records, for each comparison it made, the
+  smallest ``b' >= b`` at which that comparison could change; below the smallest of them the
+  run at ``b'`` makes the very same decisions, so the outcome is the same and the budgets of
+  equalshares.net's schedule up to there need no run at all (the idea of ADD-OPT, arXiv
+  2502.11797). With a threshold exactly on a schedule point, that point is run in full.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from app.tally.model import Election, ballot_points
+from app.tally.outcome import Number, Outcome, money
+from app.tally.tiebreak import TieKey, describe_tie
+
+INF = math.inf
+ZERO = Fraction(0)
+
+
+@dataclass
+class Prepared:
+    """What a run needs from the election, independent of the per-voter budget."""
+
+    n: int
+    cost: dict[str, Fraction]
+    #: project -> [(utility, bitset of voters with that utility)]
+    groups: dict[str, list[tuple[Fraction, int]]]
+    union: dict[str, int]
+    candidates: list[str]  # supported, cost > 0
+    free: list[str]  # supported, cost 0
+    unsupported: list[str]
+    all_voters: int
+    cost_utilities: bool
+
+
+def prepare(election: Election) -> Prepared:
+    cost_utilities = election.rules.kind in ("approval", "choose-1")
+    bits: dict[str, dict[Fraction, list[int]]] = {pid: {} for pid in election.projects}
+    rules = election.rules
+    projects = election.projects
+    for index, ballot in enumerate(election.ballots):
+        if not ballot.projects:
+            continue
+        if cost_utilities:
+            for pid in ballot.projects:
+                u = projects[pid].cost
+                bits[pid].setdefault(u, []).append(index)
+        else:
+            for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
+                if u > 0:
+                    bits[pid].setdefault(u, []).append(index)
+    n = len(election.ballots)
+    groups: dict[str, list[tuple[Fraction, int]]] = {}
+    union: dict[str, int] = {}
+    for pid, by_u in bits.items():
+        entries = []
+        total = 0
+        for u, indices in sorted(by_u.items()):
+            mask = _bitset(indices, n)
+            entries.append((u, mask))
+            total |= mask
+        groups[pid] = entries
+        union[pid] = total
+    candidates = [pid for pid in projects if union[pid] and projects[pid].cost > 0]
+    free = [pid for pid in projects if union[pid] and projects[pid].cost == 0]
+    unsupported = [pid for pid in projects if not union[pid]]
+    return Prepared(
+        n=n,
+        cost={pid: p.cost for pid, p in projects.items()},
+        groups=groups,
+        union=union,
+        candidates=candidates,
+        free=free,
+        unsupported=unsupported,
+        all_voters=(1 << n) - 1,
+        cost_utilities=cost_utilities,
+    )
+
+
+def _bitset(indices: list[int], n: int) -> int:
+    raw = bytearray(b"0" * n)
+    for i in indices:
+        raw[n - 1 - i] = 49  # ASCII "1"; bit i of the integer is voter i
+    return int(raw, 2)
+
+
+@dataclass
+class Affine:
+    """``a + g * b`` as a function of the per-voter budget ``b``, with its value at the run's b."""
+
+    a: Fraction
+    g: Fraction
+    v: Fraction
+
+
+def _first_drop(da: Fraction, dg: Fraction, b: Fraction) -> float | Fraction:
+    """Smallest ``t >= b`` where ``da + dg * t`` (>= 0 at b) reaches 0 going down, else inf."""
+    if dg >= 0:
+        return INF
+    t = -da / dg
+    return t if t > b else b
+
+
+@dataclass
+class Payment:
+    utility: Fraction
+    voters: int
+    paid_each: Fraction
+    all_they_had: bool
+
+
+@dataclass
+class Round:
+    project: str
+    rho: Fraction
+    payments: list[Payment]
+    tied: list[str]
+
+
+@dataclass
+class RunResult:
+    b: Fraction
+    selected: list[str]
+    rounds: list[Round]
+    rho: dict[str, Fraction]  # last price seen per project (selection price for winners)
+    shortfall: dict[str, Fraction]  # unfunded candidates: cost - supporters' money at the end
+    threshold: float | Fraction = INF
+    evaluations: int = 0
+    ties: list[str] = field(default_factory=list)
+
+
+class _Class:
+    """Voters with the same remaining money ``a + g * b`` (value ``v`` at this run's b)."""
+
+    __slots__ = ("a", "g", "v", "mask")
+
+    def __init__(self, a: Fraction, g: Fraction, v: Fraction, mask: int) -> None:
+        self.a = a
+        self.g = g
+        self.v = v
+        self.mask = mask
+
+
+_Payer = tuple[_Class, Fraction, int, bool]  # class, utility, number of voters, pays all
+
+
+def run(
+    prep: Prepared,
+    b: Fraction,
+    tie_key: Callable[[str], TieKey],
+    tie_break: str,
+    *,
+    track: bool = False,
+) -> RunResult:
+    """One run of MES with per-voter budget ``b``.
+
+    With ``track``, also the smallest budget ``>= b`` at which any decision of this run could
+    change (``threshold``; ``inf`` if none can).
+    """
+    cost = prep.cost
+    groups = prep.groups
+    union = prep.union
+    one = Fraction(1)
+    classes: list[_Class] = [_Class(ZERO, one, b, prep.all_voters)]
+    threshold: float | Fraction = INF
+    selected: list[str] = list(sorted(prep.free, key=tie_key))
+    rounds: list[Round] = []
+    ties: list[str] = []
+    remaining = set(prep.candidates)
+    zero_bound = Affine(ZERO, ZERO, ZERO)  # every project is evaluated in round 1
+    lower: dict[str, Affine] = dict.fromkeys(remaining, zero_bound)
+    dirty = set(remaining)
+    last_rho: dict[str, Fraction] = {}
+    shortfall: dict[str, Fraction] = {}
+    evaluations = 0
+    cache: dict[str, tuple[Affine, list[_Payer]]] = {}
+
+    def evaluate(pid: str) -> tuple[Affine, list[_Payer]] | None:
+        """Price of ``pid`` now (affine in b) with its payers, or None if unaffordable."""
+        nonlocal threshold, evaluations
+        evaluations += 1
+        c = cost[pid]
+        items: list[tuple[Fraction, _Class, Fraction, int]] = []
+        money_v = ZERO
+        total_u = ZERO
+        for u, mask in groups[pid]:
+            for cls in classes:
+                k = (cls.mask & mask).bit_count()
+                if k:
+                    items.append((cls.v / u, cls, u, k))
+                    money_v += k * cls.v
+                    total_u += k * u
+        if money_v < c:
+            if track:
+                money_a = sum((k * cls.a for _, cls, _, k in items), ZERO)
+                money_g = sum((k * cls.g for _, cls, _, k in items), ZERO)
+                threshold = min(threshold, _first_drop(c - money_a, -money_g, b))
+            shortfall[pid] = c - money_v
+            return None
+        if track:
+            money_a = sum((k * cls.a for _, cls, _, k in items), ZERO)
+            money_g = sum((k * cls.g for _, cls, _, k in items), ZERO)
+            threshold = min(threshold, _first_drop(money_a - c, money_g, b))
+        items.sort(key=lambda item: item[0])
+        paid_v = ZERO
+        left_u = total_u
+        split = len(items)
+        rho_v = ZERO
+        for index, (_, cls, u, k) in enumerate(items):
+            factor = (c - paid_v) / left_u
+            if factor * u <= cls.v:
+                split = index
+                rho_v = factor
+                break
+            paid_v += k * cls.v
+            left_u -= k * u
+        else:  # pragma: no cover - money_v >= c guarantees a rich supporter
+            raise AssertionError("equal shares: no supporter can pay")
+        if track:
+            paid_a = sum((k * cls.a for _, cls, _, k in items[:split]), ZERO)
+            paid_g = sum((k * cls.g for _, cls, _, k in items[:split]), ZERO)
+            rho = Affine((c - paid_a) / left_u, -paid_g / left_u, rho_v)
+            for index, (_, cls, u, _k) in enumerate(items):
+                # poor: rho*u - money > 0 must hold; rich: money - rho*u >= 0 must hold
+                da = rho.a * u - cls.a
+                dg = rho.g * u - cls.g
+                if index >= split:
+                    da, dg = -da, -dg
+                threshold = min(threshold, _first_drop(da, dg, b))
+        else:
+            rho = Affine(ZERO, ZERO, rho_v)
+        payers = [(cls, u, k, index < split) for index, (_, cls, u, k) in enumerate(items)]
+        return rho, payers
+
+    while remaining:
+        order = sorted(remaining, key=lambda p: (lower[p].v, tie_key(p)))
+        best: Affine | None = None
+        tied: list[str] = []
+        evaluated: dict[str, Affine] = {}
+        skipped: list[str] = []
+        for pid in order:
+            if best is not None and lower[pid].v > best.v:
+                skipped.append(pid)
+                continue
+            if pid in dirty:
+                result = evaluate(pid)
+                dirty.discard(pid)
+                if result is None:
+                    remaining.discard(pid)
+                    cache.pop(pid, None)
+                    continue
+                cache[pid] = result
+                lower[pid] = result[0]
+            rho = cache[pid][0]
+            evaluated[pid] = rho
+            last_rho[pid] = rho.v
+            if best is None or rho.v < best.v:
+                best = rho
+                tied = [pid]
+            elif rho.v == best.v:
+                tied.append(pid)
+        if best is None:
+            break
+        winner = min(tied, key=tie_key)
+        if len(tied) > 1:
+            ties.append(describe_tie(tied, winner, tie_break))
+        if track:
+            w = evaluated[winner]
+            for pid, rho in evaluated.items():
+                if pid != winner:
+                    threshold = min(threshold, _first_drop(rho.a - w.a, rho.g - w.g, b))
+            for pid in skipped:
+                lb = lower[pid]
+                threshold = min(threshold, _first_drop(lb.a - w.a, lb.g - w.g, b))
+        rho, payers = cache.pop(winner)
+        remaining.discard(winner)
+        selected.append(winner)
+        payments: list[Payment] = []
+        touched = union[winner]
+        # every payer (class, utility) moves to a new class; the rest of the class stays
+        by_affine: dict[tuple[Fraction, Fraction], _Class] = {}
+        fresh: list[_Class] = []
+        for cls, u, k, poor in payers:
+            part = cls.mask & _group_mask(groups[winner], u)
+            if poor:
+                payments.append(Payment(u, k, cls.v, True))
+                continue
+            pay = rho.v * u
+            payments.append(Payment(u, k, pay, False))
+            na = cls.a - rho.a * u
+            ng = cls.g - rho.g * u
+            nv = cls.v - pay
+            if nv == 0 and (not track or (na == 0 and ng == 0)):
+                continue  # voters left with nothing drop out of the classes
+            key = (na, ng) if track else (nv, ZERO)
+            same = by_affine.get(key)
+            if same is None:
+                same = _Class(na, ng, nv, part)
+                by_affine[key] = same
+                fresh.append(same)
+            else:
+                same.mask |= part
+        kept = []
+        for cls in classes:
+            if cls.mask & touched:
+                cls.mask &= ~touched
+            if cls.mask:
+                kept.append(cls)
+        classes = kept + fresh
+        rounds.append(Round(winner, rho.v, payments, tied))
+        for pid in remaining:
+            if pid not in dirty and union[pid] & touched:
+                dirty.add(pid)
+    for pid in remaining:
+        if pid not in shortfall:
+            shortfall[pid] = ZERO
+    return RunResult(
+        b=b,
+        selected=selected,
+        rounds=rounds,
+        rho=last_rho,
+        shortfall={pid: shortfall[pid] for pid in prep.candidates if pid not in selected},
+        threshold=threshold,
+        evaluations=evaluations,
+        ties=ties,
+    )
+
+
+def _group_mask(entries: list[tuple[Fraction, int]], u: Fraction) -> int:
+    for value, mask in entries:
+        if value == u:
+            return mask
+    return 0
+
+
+def total_cost(prep: Prepared, selected: list[str]) -> Fraction:
+    return sum((prep.cost[pid] for pid in selected), ZERO)
+
+
+@dataclass
+class Add1Result:
+    final: RunResult
+    steps_in_schedule: int  # schedule points covered (k of the last feasible budget)
+    runs: int
+    stopped_by: str
+
+
+def add_one(
+    prep: Prepared,
+    budget: Fraction,
+    tie_key: Callable[[str], TieKey],
+    tie_break: str,
+    *,
+    fast: bool = True,
+) -> Add1Result:
+    """equalshares.net's add-one completion: per-voter budgets ``budget/n`` then
+    ``floor(budget/n) + 1, + 2, ...``; keep the last outcome within ``budget`` and stop at the
+    first one over it. If all projects together fit in the budget, plain MES (as
+    equalshares.net does).
+
+    With ``fast``, budgets of the schedule on which the outcome provably cannot change are
+    skipped (see the module docstring); ``fast=False`` runs every step (the reference)."""
+    n = prep.n
+    b0 = budget / n
+    base = b0.numerator // b0.denominator
+    first = run(prep, b0, tie_key, tie_break, track=fast)
+    runs = 1
+    if sum(prep.cost.values(), ZERO) <= budget:
+        return Add1Result(first, 0, runs, "everything fits: plain equal shares")
+    if total_cost(prep, first.selected) > budget:  # pragma: no cover - MES is always feasible
+        raise AssertionError("equal shares exceeded the budget")
+    last = first
+    last_k = 0
+    k = 1
+    if len(first.selected) == len(prep.candidates) + len(prep.free):
+        return Add1Result(first, 0, runs, "every supported project is funded")
+    while True:
+        if fast:
+            t = last.threshold
+            if t == INF:
+                return Add1Result(last, last_k, runs, "the outcome cannot change any more")
+            # first schedule point >= t, strictly after the last one run
+            need = math.ceil(Fraction(t) - base) if not isinstance(t, float) else k
+            k = max(k, need)
+        current = run(prep, Fraction(base + k), tie_key, tie_break, track=fast)
+        runs += 1
+        if total_cost(prep, current.selected) > budget:
+            return Add1Result(last, last_k, runs, f"per-voter budget {base + k} goes over")
+        last, last_k = current, k
+        k += 1
+        if len(current.selected) == len(prep.candidates) + len(prep.free):
+            return Add1Result(last, last_k, runs, "every supported project is funded")
+
+
+def explain(
+    prep: Prepared, result: RunResult, budget_note: str, cost_utilities: bool
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for number, rnd in enumerate(result.rounds, start=1):
+        paid = []
+        for pay in rnd.payments:
+            who = f"{pay.voters:,} supporter{'s' if pay.voters != 1 else ''}"
+            if not cost_utilities:
+                who += f" giving {_num(pay.utility)} points"
+            if pay.all_they_had:
+                paid.append(f"{who} paid all they had left ({money(pay.paid_each)} each)")
+            else:
+                paid.append(f"{who} paid {money(pay.paid_each)} each")
+        cost = prep.cost[rnd.project]
+        if cost_utilities:
+            support = f"effective support {_num(1 / rnd.rho)} votes"
+        else:
+            support = f"price {money(rnd.rho)} per point"
+        out[rnd.project] = (
+            f"Funded in round {number} ({support}); cost {money(cost)}: " + "; ".join(paid) + "."
+        )
+    for pid in prep.free:
+        out[pid] = "Funded first: it costs nothing and has supporters."
+    for pid, short in result.shortfall.items():
+        cost = prep.cost[pid]
+        have = cost - short
+        if short > 0:
+            out[pid] = (
+                f"Not funded: its supporters had {money(have)} left, {money(short)} short of "
+                f"its cost {money(cost)}{budget_note}."
+            )
+        else:
+            out[pid] = f"Not funded{budget_note}."
+    for pid in prep.unsupported:
+        out[pid] = "Not funded: nobody supported it."
+    return out
+
+
+def _num(value: Fraction) -> str:
+    if value.denominator == 1:
+        return f"{value.numerator:,}"
+    approx = round(value * 100)
+    return f"~{approx // 100:,}.{approx % 100:02d}"
+
+
+def scores_of(prep: Prepared, result: RunResult) -> dict[str, Number]:
+    scores: dict[str, Number] = {}
+    for pid in prep.cost:
+        rho = result.rho.get(pid)
+        scores[pid] = (1 / rho) if rho else 0
+    return scores
+
+
+def outcome_of(
+    prep: Prepared,
+    result: RunResult,
+    *,
+    rule: str,
+    version: str,
+    tie_break: str,
+    seed: bytes,
+    budget: Fraction,
+    extra: dict[str, object] | None = None,
+    budget_note: str = "",
+) -> Outcome:
+    selected = tuple(result.selected)
+    details: dict[str, object] = {
+        "per_voter_budget": result.b,
+        "rounds": [
+            {
+                "project": r.project,
+                "rho": r.rho,
+                "tied": r.tied,
+                "payments": [
+                    {
+                        "utility": p.utility,
+                        "voters": p.voters,
+                        "paid_each": p.paid_each,
+                        "all_they_had": p.all_they_had,
+                    }
+                    for p in r.payments
+                ],
+            }
+            for r in result.rounds
+        ],
+        "ties": result.ties,
+    }
+    if extra:
+        details.update(extra)
+    return Outcome(
+        rule=rule,
+        rule_version=version,
+        tie_break=tie_break,
+        seed=seed,
+        selected=selected,
+        cost=total_cost(prep, list(selected)),
+        budget=budget,
+        scores=scores_of(prep, result),
+        explanations=explain(prep, result, budget_note, prep.cost_utilities),
+        details=details,
+    )

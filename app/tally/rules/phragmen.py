@@ -1,0 +1,108 @@
+"""Sequential Phragmén for approval ballots (as pabutools' ``sequential_phragmen``).
+
+Voters earn virtual money continuously from 0; a project is bought as soon as its supporters
+together could pay for it, and the money of its supporters is spent ("load": everyone who
+supports it ends with the same load). Counting stops at the first project that would be bought
+but does not fit in the budget. Projects without supporters come last (infinite load), as in
+pabutools. Loads are exact fractions; voters with equal loads are one bitset.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from app.tally.model import Election
+from app.tally.outcome import Number, Outcome, money
+from app.tally.rules.mes import _bitset
+from app.tally.tiebreak import describe_tie, tie_key_function
+
+
+def phragmen(
+    election: Election, *, rule: str, version: str, tie_break: str, seed: bytes
+) -> Outcome:
+    projects = election.projects
+    n = len(election.ballots)
+    indices: dict[str, list[int]] = {pid: [] for pid in projects}
+    for i, ballot in enumerate(election.ballots):
+        for pid in ballot.projects:
+            indices[pid].append(i)
+    support = {pid: _bitset(ix, n) for pid, ix in indices.items()}
+    score = {pid: len(ix) for pid, ix in indices.items()}
+    key = tie_key_function(election, tie_break, seed, score)
+    remaining = {pid for pid, p in projects.items() if p.cost <= election.budget}
+    loads: list[tuple[Fraction, int]] = [(Fraction(0), (1 << n) - 1)]
+    spent = Fraction(0)
+    selected: list[str] = []
+    explanations: dict[str, str] = {}
+    scores: dict[str, Number] = dict.fromkeys(projects, 0)
+    ties: list[str] = []
+    stop_note = ""
+    round_no = 0
+    while remaining:
+        best: Fraction | None = None
+        tied: list[str] = []
+        for pid in remaining:
+            if score[pid] == 0:
+                continue
+            mask = support[pid]
+            total = sum((load * (cls & mask).bit_count() for load, cls in loads), Fraction(0))
+            new_max = (total + projects[pid].cost) / score[pid]
+            if best is None or new_max < best:
+                best, tied = new_max, [pid]
+            elif new_max == best:
+                tied.append(pid)
+        if best is None:  # only unsupported projects left: pabutools buys them at infinite load
+            tied = sorted(remaining)
+        round_no += 1
+        too_big = [p for p in tied if spent + projects[p].cost > election.budget]
+        if too_big:
+            stop_note = (
+                f"counting stopped in round {round_no}: {', '.join(sorted(too_big))} would be "
+                f"bought next but does not fit ({money(election.budget - spent)} left)"
+            )
+            break
+        winner = min(tied, key=key)
+        if len(tied) > 1:
+            ties.append(describe_tie(tied, winner, tie_break))
+        remaining.discard(winner)
+        selected.append(winner)
+        spent += projects[winner].cost
+        if best is None:
+            explanations[winner] = (
+                f"Funded in round {round_no}: nobody supported it, but it still fit the budget "
+                "once every supported project was decided (pabutools' convention)."
+            )
+            continue
+        scores[winner] = best
+        mask = support[winner]
+        loads = [(load, cls & ~mask) for load, cls in loads if cls & ~mask] + [(best, mask)]
+        explanations[winner] = (
+            f"Funded in round {round_no}: its {score[winner]:,} supporters' load rose to "
+            f"{_frac(best)} each; {money(election.budget - spent)} left after it."
+        )
+    for pid in projects:
+        if pid in explanations:
+            continue
+        if projects[pid].cost > election.budget:
+            explanations[pid] = "Not funded: it costs more than the whole budget."
+        else:
+            explanations[pid] = f"Not funded: {stop_note or 'no project was left'}."
+    return Outcome(
+        rule=rule,
+        rule_version=version,
+        tie_break=tie_break,
+        seed=seed,
+        selected=tuple(selected),
+        cost=spent,
+        budget=election.budget,
+        scores=scores,
+        explanations=explanations,
+        details={"ties": ties, "stop": stop_note},
+    )
+
+
+def _frac(value: Fraction) -> str:
+    if value.denominator == 1:
+        return f"{value.numerator:,}"
+    approx = round(value * 10000)
+    return f"~{approx / 10000:.4f}".rstrip("0")  # display only
