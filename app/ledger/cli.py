@@ -6,11 +6,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Usage errors print one line (no usage block) and exit 2, like every other CLI error."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    verify = sub.add_parser(
-        "verify", help="verify a ledger export offline (one PASS/FAIL line per check)"
+    verify = _one_line_errors(
+        sub.add_parser(
+            "verify", help="verify a ledger export offline (one PASS/FAIL line per check)"
+        )
     )
     verify.add_argument("export", metavar="DIR", help="export directory")
     verify.add_argument(
@@ -18,17 +31,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verify.set_defaults(func=run_verify)
 
-    ledger = sub.add_parser("ledger", help="ledger tools")
+    ledger = _one_line_errors(sub.add_parser("ledger", help="ledger tools"))
     lsub = ledger.add_subparsers(dest="ledger_command", metavar="COMMAND")
     lsub.required = True
-    from_pb = lsub.add_parser("from-pb", help="turn a pabulib .pb election into a signed export")
+    from_pb = _one_line_errors(
+        lsub.add_parser("from-pb", help="turn a pabulib .pb election into a signed export")
+    )
     from_pb.add_argument("pb", metavar="FILE.pb")
     from_pb.add_argument("export", metavar="DIR", help="export directory (new or empty)")
     from_pb.add_argument("--key", metavar="KEYFILE", help="signer key (PRIVATE+KEY+...)")
     from_pb.add_argument("--cycle", metavar="ID", help="cycle id (default: from the file name)")
     from_pb.add_argument("--receipts", metavar="DIR", help="also write one receipt per ballot")
     from_pb.set_defaults(func=run_from_pb)
-    keygen = lsub.add_parser("keygen", help="write a new Ed25519 signer key file")
+    keygen = _one_line_errors(lsub.add_parser("keygen", help="write a new Ed25519 signer key file"))
     keygen.add_argument("name", metavar="NAME", help="key name, e.g. plaza.example.org/ledger")
     keygen.add_argument("keyfile", metavar="KEYFILE")
     keygen.set_defaults(func=run_keygen)
@@ -40,21 +55,9 @@ def _fail(command: str, message: str) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from app.ledger.verify.verifier import ExportError, load_export, verify_export
+    from app.ledger.verify.verifier import run
 
-    try:
-        data = load_export(args.export, args.receipt)
-    except (ExportError, OSError) as exc:
-        return _fail("verify", str(exc))
-    report = verify_export(data)
-    for result in report.results:
-        print(result.line())
-    print(
-        "verified: all checks pass"
-        if report.ok
-        else f"NOT verified: {len(report.failed())} check(s) failed"
-    )
-    return 0 if report.ok else 1
+    return run(args.export, args.receipt)
 
 
 def run_from_pb(args: argparse.Namespace) -> int:

@@ -78,6 +78,15 @@ class Ledger:
         if event_type not in allowed:
             raise LedgerError(f"unknown event type {event_type!r}")
         before, after = allowed[event_type]
+        if event_type == "configured":
+            log = body.get("log")
+            expected = {
+                "origin": self.origin,
+                "key": self.verifier_key,
+                "checkpoint_every": self.checkpoint_every,
+            }
+            if log != expected:
+                raise LedgerError(f"the configured log section must be {expected}")
         if self.phase not in before.split("|"):
             raise LedgerError(f"no {event_type} event while the log is {self.phase}")
         if event_type == "ballot" and body.get("ballot_id") in self._ballot_ids:

@@ -84,3 +84,14 @@ def test_from_pb_refuses_unimplemented_rule(
 def test_load_export_reads_a_directory(conversions: dict[str, Conversion], tmp_path: Path) -> None:
     conversions[SWEEP_FILES[1]].ledger.write_export(tmp_path / "d")
     assert verify_export(load_export(tmp_path / "d")).ok
+
+
+@pytest.mark.parametrize(
+    "argv", [["verify"], ["ledger"], ["ledger", "from-pb", "x.pb"], ["ledger", "keygen"]]
+)
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0], err

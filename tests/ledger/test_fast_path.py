@@ -79,3 +79,21 @@ def test_fast_path_takes_ordinary_ballots() -> None:
     assert _fast(line, 7) == _general(line, 7) is not None
     assert _fast(line, 8) is None
     assert _fast(line.replace(b'"1/2"', b'"2/4"'), 7) is None
+
+
+def test_plain_project_lists() -> None:
+    for projects in ([], [""], ["a"], ["a", "b", ""], ["\u00f3", "\U0001f600", "x]y"], ["a\\b"]):
+        body = {
+            "ballot_id": "0" * 32,
+            "channel": "paper",
+            "choices": {"projects": projects, "points": None},
+            "district": "d",
+            "salt": "1" * 32,
+        }
+        line = canonicalize({"body": body, "cycle": CYCLE, "seq": 3, "type": "ballot"})
+        general = _general(line, 3)
+        assert general is not None
+        fast = _fast(line, 3)
+        assert fast is None or fast == general
+        if "x]y" not in projects:
+            assert fast == general

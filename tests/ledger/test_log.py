@@ -129,10 +129,14 @@ def test_two_districts_amendment_correction_and_receipts(tmp_path: Path) -> None
 
 
 def test_writer_refuses_what_the_verifier_would_reject() -> None:
-    ledger = Ledger("c1", NoteSigner.generate("plaza.test/c1"))
+    ledger = Ledger("c1", NoteSigner.generate("plaza.test/c1"), checkpoint_every=3)
     with pytest.raises(LedgerError):
         ledger.append("voting_opened", {})  # before configuration
-    ledger.append("configured", _config(ledger))
+    config = _config(ledger)
+    for wrong in ({"checkpoint_every": 4}, {"origin": "plaza.ledger/c2"}, {"key": "x+1+AA=="}):
+        with pytest.raises(LedgerError, match="log section"):
+            ledger.append("configured", {**config, "log": {**config["log"], **wrong}})
+    ledger.append("configured", config)
     with pytest.raises(LedgerError):
         ledger.append("ballot", _ballot("north", "n-park"))  # before opening
     ledger.append("voting_opened", {})

@@ -143,13 +143,13 @@ def _mutations(name: str, conversion: Conversion, other: ExportData) -> Iterator
     )
     # 4. Checkpoints: altered, removed, swapped with another cycle's, a second root.
     for cp_name, note in data.checkpoints.items():
-        pos = rng.randrange(len(note))
-        bad = note[:pos] + bytes([note[pos] ^ 0x01]) + note[pos + 1 :]
-        yield (
-            f"{name}: checkpoint {cp_name} byte {pos}",
-            "signatures",
-            ExportData(data.events, {**data.checkpoints, cp_name: bad}, data.key),
-        )
+        for pos in sorted(rng.sample(range(len(note)), 8)):
+            bad = note[:pos] + bytes([note[pos] ^ (1 << rng.randrange(8))]) + note[pos + 1 :]
+            yield (
+                f"{name}: checkpoint {cp_name} byte {pos}",
+                "signatures",
+                ExportData(data.events, {**data.checkpoints, cp_name: bad}, data.key),
+            )
         removed = {k: v for k, v in data.checkpoints.items() if k != cp_name}
         yield (
             f"{name}: checkpoint {cp_name} removed",

@@ -196,3 +196,13 @@ def test_signer_key_file_round_trip() -> None:
     assert NoteSigner.parse(signer.encode()).verifier == signer.verifier
     with pytest.raises(NoteError):
         NoteSigner.parse(signer.encode().replace("+", "-", 1))
+
+
+def test_base64_must_be_canonical() -> None:
+    # "x08go/...JnAM=" ends in M: changing it to N keeps the decoded bytes (unused bits).
+    assert b64decode("QQ==") == b"A"
+    for bad in ("QR==", "QQ", "Q Q==", "QQ==\n"):
+        with pytest.raises(NoteError):
+            b64decode(bad)
+    with pytest.raises(NoteError):
+        open_note(GO_NOTE.replace("JnAM=", "JnAN="), [VerifierKey.parse(GO_VKEY)])

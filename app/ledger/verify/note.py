@@ -31,11 +31,16 @@ class NoteError(ValueError):
 
 
 def b64decode(text: str, what: str = "base64") -> bytes:
-    """Strict standard base64 (RFC 4648 section 4): padding required, no stray characters."""
+    """Strict standard base64 (RFC 4648 section 4): padding required, no stray characters,
+    and the unused bits of the last character zero (section 3.5), so that one value has
+    exactly one encoding and a signed file cannot be altered without changing its bytes."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise NoteError(f"{what} is not valid base64") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise NoteError(f"{what} is not in canonical base64")
+    return raw
 
 
 def b64encode(data: bytes) -> str:

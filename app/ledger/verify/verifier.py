@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,22 @@ class Report:
         self.results.append(CheckResult(name, ok, detail))
 
 
+def run(export: str | Path, receipts: list[str | Path] | None = None) -> int:
+    """Print one PASS/FAIL line per check and a summary; 0 if all pass, 1 if one fails,
+    2 (one line on stderr) if the export cannot be read."""
+    try:
+        data = load_export(export, receipts)
+    except (ExportError, OSError) as exc:
+        print(f"plaza verify: error: {exc}", file=sys.stderr)
+        return 2
+    report = verify_export(data)
+    for result in report.results:
+        print(result.line())
+    failed = len(report.failed())
+    print("verified: all checks pass" if report.ok else f"NOT verified: {failed} check(s) failed")
+    return 0 if report.ok else 1
+
+
 def load_export(path: str | Path, receipts: list[str | Path] | None = None) -> ExportData:
     root = Path(path)
     if not root.is_dir():
@@ -134,9 +151,11 @@ def _phase_error(state: _State, seq: int, message: str) -> None:
 _BALLOT_LINE = re.compile(
     rb'\{"body":\{"ballot_id":"([0-9a-f]{32})","channel":"(online|kiosk|paper|import)",'
     rb'"choices":\{"points":(null|\[[^\[\]]*\]),"projects":(\[[^\[\]]*\])\},'
-    rb'"district":("(?:[^"\\]|\\.)*"),"salt":"[0-9a-f]{32}"\},"cycle":("(?:[^"\\]|\\.)*"),'
+    rb'"district":("[^"\\]*(?:\\.[^"\\]*)*"),"salt":"[0-9a-f]{32}"\},'
+    rb'"cycle":("[^"\\]*(?:\\.[^"\\]*)*"),'
     rb'"seq":(0|[1-9][0-9]*),"type":"ballot"\}'
 )
+_PLAIN_IDS = re.compile(rb'\[(?:"[^"\\\x00-\x1f]*"(?:,"[^"\\\x00-\x1f]*")*)?\]')
 _Choice = tuple[tuple[str, ...], Any, Any, Any]
 
 
@@ -144,10 +163,18 @@ def _choice(points_raw: bytes, projects_raw: bytes) -> _Choice | None:
     """Projects, points, raw points and the tally Ballot of canonical choice pieces (None if
     the pieces are not canonical or not of the schema: the line then takes the general path)."""
     try:
-        projects = parse_canonical(projects_raw)
-        if type(projects) is not list or not all(type(p) is str for p in projects):
-            return None
-        ids = tuple(projects)
+        if _PLAIN_IDS.fullmatch(projects_raw):
+            # Strings without escapes are their own canonical form: only UTF-8 to check.
+            try:
+                text = projects_raw[2:-2].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            ids = () if projects_raw == b"[]" else tuple(text.split('","'))
+        else:
+            projects = parse_canonical(projects_raw)
+            if type(projects) is not list or not all(type(p) is str for p in projects):
+                return None
+            ids = tuple(projects)
         if points_raw == b"null":
             return ids, None, None, Ballot(ids, None)
         raw = parse_canonical(points_raw)
@@ -387,7 +414,6 @@ def _verify(data: ExportData) -> Report:
             report.add("signatures", True, f"{len(checkpoints)} checkpoints signed by {key.name}")
 
     # checkpoints: roots recomputed, no split view, all required sizes present, consistent
-    final_root = tree.root()
     problem = ""
     cps = [cp for _, cp in checkpoints]
     for size, _, _ in find_split_views(cps):
@@ -451,7 +477,6 @@ def _verify(data: ExportData) -> Report:
 
     # recount
     report.add("recount", *_recount(state, config))
-    _ = final_root
     return report
 
 
@@ -473,6 +498,7 @@ def _check_receipt(
         if proof.index >= len(lines):
             return False, f"index {proof.index} beyond the {len(lines)} events"
         line = lines[proof.index]
+        event: Any = None
         try:
             event = parse_canonical(line)
             body = event["body"] if isinstance(event, dict) else None
@@ -490,7 +516,7 @@ def _check_receipt(
             )
         elif cp.root != tree.root():
             return False, "its checkpoint differs from the final root"
-    except (NoteError, ProofError) as exc:
+    except ValueError as exc:  # NoteError, ProofError
         return False, str(exc)
     return True, f"ballot {ballot_id} is entry {proof.index}, included in checkpoint {cp.size}"
 
@@ -517,6 +543,9 @@ def _recount(state: _State, config: Config | None) -> tuple[bool, str]:
         outcomes = count(config, counted, result.seed)
     except TallyError as exc:
         return False, f"the tally engine refused: {exc}"
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        # A hostile configuration must fail the check, never crash the verifier.
+        return False, f"the tally engine failed: {type(exc).__name__}: {exc}"
     expected = result_body(config, outcomes, result.seed)
     published = {
         "rule": result.rule,
