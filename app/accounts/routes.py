@@ -57,6 +57,7 @@ def login_submit(
             password=password,
             settings=settings,
             user_agent=_user_agent(request),
+            previous_token=request.cookies.get(SESSION_COOKIE),
         )
     except DomainError as exc:
         raise FormError(
@@ -102,6 +103,7 @@ def signup_submit(
             password=password,
             settings=settings,
             user_agent=_user_agent(request),
+            previous_token=request.cookies.get(SESSION_COOKIE),
         )
     except DomainError as exc:
         raise FormError(
@@ -171,6 +173,7 @@ def api_login(
         password=body.password,
         settings=settings,
         user_agent=_user_agent(request),
+        previous_token=request.cookies.get(SESSION_COOKIE),
     )
     payload = SessionRead(user=_user_read(user), csrf_token=csrf_token(request, settings))
     response = JSONResponse(payload.model_dump())

@@ -127,10 +127,20 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
 
 
 def log_in(
-    session: Session, *, email: str, password: str, settings: Settings, user_agent: str = ""
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    settings: Settings,
+    user_agent: str = "",
+    previous_token: str | None = None,
 ) -> tuple[User, str]:
-    """Check the credentials and open a server-side session; returns the user and cookie token."""
+    """Check the credentials and open a server-side session; returns the user and cookie token.
+
+    The browser's previous session (if any) ends: a login never keeps an old token alive.
+    """
     user = authenticate(session, email=email, password=password, settings=settings)
+    end_session(session, previous_token)
     token = start_session(session, user=user, settings=settings, user_agent=user_agent)
     return user, token
 

@@ -143,6 +143,13 @@ def start_session(session: Session, *, user: User, settings: Settings, user_agen
     assert user.id is not None
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    # Housekeeping: this user's expired sessions go (the table does not grow without end).
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id,  # type: ignore[arg-type]
+            UserSession.expires_at <= now,  # type: ignore[arg-type]
+        )
+    )
     session.add(
         UserSession(
             id=_token_id(token),

@@ -375,7 +375,13 @@ def api_cycle(cycle: ValidCycle, session: SessionDep) -> CycleRead:
 def api_update_cycle(
     body: CycleUpdate, user: OrganizerUser, cycle: ValidCycle, session: SessionDep
 ) -> CycleRead:
-    service.update_cycle(session, cycle=cycle, title=body.title, description=body.description)
+    service.update_cycle(
+        session,
+        cycle=cycle,
+        title=body.title,
+        description=body.description,
+        planned_starts=body.planned_starts,
+    )
     return cycle_read(session, cycle)
 
 

@@ -25,6 +25,9 @@ class CycleCreate(BaseModel):
 class CycleUpdate(BaseModel):
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=10_000)
+    planned_starts: dict[str, date | None] | None = Field(
+        default=None, description="Planned start per phase; omitted: unchanged"
+    )
 
 
 class VotingRules(BaseModel):

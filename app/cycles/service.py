@@ -240,10 +240,12 @@ def update_cycle(
     planned_starts: Mapping[str, date | None] | None = None,
 ) -> Cycle:
     """Change title, description and planned dates (allowed in every phase)."""
-    cycle.title = _clean_title(title)
-    cycle.description = _clean_description(description)
-    if planned_starts is not None:
-        plan = _check_plan(planned_starts)
+    clean_title = _clean_title(title)
+    clean_description = _clean_description(description)
+    plan = _check_plan(planned_starts) if planned_starts is not None else None
+    cycle.title = clean_title
+    cycle.description = clean_description
+    if plan is not None:
         for row in phase_plan(session, cycle.id or 0):
             row.planned_start = plan[row.phase]
             session.add(row)

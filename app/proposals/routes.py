@@ -425,6 +425,12 @@ def api_submit(
     return _read(proposal)
 
 
+@api.get("/me/proposals", name="api:my_proposals", response_model=list[ProposalRead])
+def api_my_proposals(user: ResidentUser, session: SessionDep) -> list[ProposalRead]:
+    """The signed-in resident's proposals and their status."""
+    return [_read(p) for p in service.list_by_author(session, user.id or 0)]
+
+
 @api.get("/proposals/{proposal_id}", name="api:proposal", response_model=ProposalRead)
 def api_proposal(proposal: ValidProposal) -> ProposalRead:
     return _read(proposal)

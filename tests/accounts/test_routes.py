@@ -151,3 +151,13 @@ def test_api_signup_login_logout(client) -> None:  # type: ignore[no-untyped-def
     assert client.get("/api/session").json()["user"] is not None
     assert client.delete("/api/session").status_code == 204
     assert client.get("/api/session").json()["user"] is None
+
+
+def test_login_ends_the_previous_session(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    first = make_user(db_session, email="first@example.org")
+    make_user(db_session, email="second@example.org")
+    client.post("/login", data={"email": "first@example.org", "password": PASSWORD})
+    old = client.cookies.get(SESSION_COOKIE)
+    client.post("/login", data={"email": "second@example.org", "password": PASSWORD})
+    assert client.cookies.get(SESSION_COOKIE) != old
+    assert not db_session.exec(select(UserSession).where(UserSession.user_id == first.id)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import func, inspect, select
 from sqlmodel import Session
@@ -17,8 +19,11 @@ from tests.factories import districts_of, make_cycle, make_proposal
 KEY = b"test-access-code-key-0123456789"
 
 
-def voting_cycle(db_session: Session) -> tuple[Cycle, District, list[Proposal], list[str]]:
-    cycle = make_cycle(db_session, phase=Phase.voting, districts=(("North", 100_000_00),))
+def voting_cycle(
+    db_session: Session, **rules: Any
+) -> tuple[Cycle, District, list[Proposal], list[str]]:
+    # Voting rules are frozen (in the database too) once voting opens: set them at creation.
+    cycle = make_cycle(db_session, phase=Phase.voting, districts=(("North", 100_000_00),), **rules)
     district = districts_of(db_session, cycle)[0]
     projects = [
         make_proposal(
@@ -112,10 +117,7 @@ def test_rejected_proposal_of_the_district_is_not_on_the_ballot(db_session: Sess
 
 
 def test_max_choices_of_the_cycle_is_enforced(db_session: Session) -> None:
-    cycle, _district, projects, codes = voting_cycle(db_session)
-    cycle.max_choices = 1
-    db_session.add(cycle)
-    db_session.flush()
+    _cycle, _district, projects, codes = voting_cycle(db_session, max_choices=1)
     with pytest.raises(service.BallotInvalidError) as exc:
         service.cast_ballot(db_session, code_text=codes[0], chosen=ids(projects)[1:], key=KEY)
     assert "too_many" in exc.value.problems

@@ -85,3 +85,15 @@ def test_session_cookie_flags(client, db_session, settings: Settings) -> None:  
     )
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+
+
+def test_expired_sessions_are_removed_at_next_login(db_session, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    user = make_user(db_session)
+    start_session(db_session, user=user, settings=settings)
+    for row in db_session.exec(select(UserSession)).all():
+        row.expires_at = utcnow() - timedelta(days=1)
+    db_session.flush()
+    fresh = start_session(db_session, user=user, settings=settings)
+    rows = db_session.exec(select(UserSession).where(UserSession.user_id == user.id)).all()
+    assert len(rows) == 1
+    assert user_for_token(db_session, fresh).id == user.id

@@ -182,5 +182,19 @@ def test_api_cycles(client, login_as, db_session) -> None:  # type: ignore[no-un
         len(db_session.exec(select(District).where(District.cycle_id == created["id"])).all()) == 1
     )
     assert client.get(f"/api/cycles/{created['id']}").json()["title"] == "API cycle"
+    response = client.patch(
+        f"/api/cycles/{created['id']}",
+        json={"title": "Renamed", "planned_starts": {"intake": "2031-02-01", "voting": None}},
+    )
+    assert response.status_code == 200, response.text
+    plan = {p["phase"]: p["planned_start"] for p in response.json()["phase_plan"]}
+    assert plan["intake"] == "2031-02-01"
+    assert plan["voting"] is None
+    response = client.patch(
+        f"/api/cycles/{created['id']}",
+        json={"title": "Again", "planned_starts": {"intake": "2031-02-01", "review": "2030-01-01"}},
+    )
+    assert response.status_code == 422
+    assert client.get(f"/api/cycles/{created['id']}").json()["title"] == "Renamed"
     assert client.get("/api/cycles/999999").status_code == 404
     assert client.get("/api/cycles/abc").status_code == 422

@@ -198,3 +198,28 @@ def test_database_refuses_negative_budgets(db_session) -> None:  # type: ignore[
     with pytest.raises(IntegrityError):
         db_session.flush()
     db_session.rollback()
+
+
+def test_database_freezes_rules_and_budgets_once_voting_opened(db_session) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    open_cycle = make_cycle(db_session, phase=Phase.review)
+    db_session.execute(
+        text("UPDATE cycle SET tally_rule = 'phragmen' WHERE id = :id"), {"id": open_cycle.id}
+    )
+    voting = make_cycle(db_session, phase=Phase.voting)
+    district = districts_of(db_session, voting)[0]
+    for statement in (
+        "UPDATE cycle SET tally_rule = 'phragmen' WHERE id = :id",
+        "UPDATE cycle SET max_choices = 1 WHERE id = :id",
+        "UPDATE cycle SET rules_frozen_at = NULL WHERE id = :id",
+        "UPDATE district SET budget_minor = budget_minor + 1 WHERE cycle_id = :id",
+    ):
+        with pytest.raises(DBAPIError, match="frozen"), db_session.begin_nested():
+            db_session.execute(text(statement), {"id": voting.id})
+    # Moving the phase (not a rule) stays possible.
+    db_session.execute(
+        text("UPDATE cycle SET phase = 'tallying' WHERE id = :id"), {"id": voting.id}
+    )
+    assert district.budget_minor > 0

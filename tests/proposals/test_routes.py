@@ -185,6 +185,8 @@ def test_api_proposals(client, login_as, db_session) -> None:  # type: ignore[no
     response = client.patch(f"/api/proposals/{created['id']}", json={**body, "title": "x"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "title"
+    mine = client.get("/api/me/proposals").json()
+    assert [p["id"] for p in mine] == [created["id"]]
     listed = client.get(f"/api/cycles/{cycle.id}/proposals?status=submitted").json()
     assert [p["id"] for p in listed] == [created["id"]]
     assert client.get(f"/api/cycles/{cycle.id}/proposals?status=bogus").status_code == 422
