@@ -1,7 +1,8 @@
 """In real headless Chromium, JavaScript on and off, English and Chinese: a resident signs up
 and proposes a project in the demo's intake cycle (a bad amount first: the form comes back
-with its message), an organizer reviews it and the public sees the decision; axe-core finds
-0 violations on every page on the way (public, resident, organizer and auditor pages)."""
+with its message) and finds it under "My proposals"; the organizer's set-up and review pages
+and the auditor's page load; anyone finds the new proposal by status.  axe-core finds 0
+violations on every page on the way (with JavaScript off: on the form with its error)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_propose_review_and_browse(
         check(page, checker)
         _log_out(page)
 
-        # The organizer moves a copy of the flow forward: the review page and settings.
+        # The organizer's pages; the review form is on the proposal page.
         _log_in(page, "organizer@demo.plaza.example", "demo-organizer-pass")
         for url in ("/cycles/new", "/cycles/2/settings", "/cycles/2/review", "/audit"):
             page.goto(url)
