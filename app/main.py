@@ -15,7 +15,11 @@ from fastapi.staticfiles import StaticFiles
 
 from app.accounts import routes as accounts_routes
 from app.core.config import Settings, get_settings
-from app.core.errors import BodySizeLimitMiddleware, install_error_handlers
+from app.core.errors import (
+    BodySizeLimitMiddleware,
+    install_error_handlers,
+    reject_control_characters,
+)
 from app.core.i18n import LocaleMiddleware
 from app.core.security import (
     CsrfCookieMiddleware,
@@ -72,7 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Participatory budgeting. The JSON API mirrors the pages; writes need the "
         "CSRF token from GET /api/session in the X-CSRF-Token header.",
-        dependencies=[Depends(get_optional_user), Depends(verify_csrf)],
+        dependencies=[
+            Depends(get_optional_user),
+            Depends(verify_csrf),
+            Depends(reject_control_characters),
+        ],
         docs_url="/api/docs",
         redoc_url=None,
     )

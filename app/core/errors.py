@@ -17,14 +17,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.i18n import _
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
 
 log = logging.getLogger("plaza")
 
@@ -234,6 +236,14 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     )
 
 
+async def out_of_range_handler(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (an id like 99999999999999999999): bad input."""
+    message = _("A value in the request is out of range or not valid.")
+    if wants_json(request):
+        return problem(422, "Invalid input", message, code="out-of-range")
+    return _error_page(request, 422, message)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = _("Something went wrong on our side. Nothing was saved; please try again.")
@@ -243,6 +253,49 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
         return _error_page(request, 500, message)
     except Exception:  # pragma: no cover - the error page itself failed
         return Response(message, status_code=500, media_type="text/plain")
+
+
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _has_control_character(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in value) or (
+            "\x7f" in value
+        )
+    if isinstance(value, dict):
+        return any(_has_control_character(k) or _has_control_character(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_control_character(v) for v in value)
+    return False
+
+
+async def reject_control_characters(request: Request) -> None:
+    """App-wide dependency: text with NUL or other control characters is refused (422).
+
+    PostgreSQL cannot store NUL in text and no person types one; refusing them at the door
+    keeps SQLite and PostgreSQL behaving alike.  Tabs and line breaks are fine.
+    """
+    if any(_has_control_character(v) for v in request.query_params.values()):
+        raise DomainError(_("The text contains characters that are not allowed."))
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        values: list[Any] = [v for v in form.values() if isinstance(v, str)]
+        values += list(form.keys())
+    elif content_type.startswith("application/json"):
+        import json
+
+        try:
+            values = [json.loads(await request.body())]
+        except ValueError:
+            return  # malformed JSON: the validation handler answers 422
+    else:
+        return
+    if any(_has_control_character(v) for v in values):
+        raise DomainError(_("The text contains characters that are not allowed."))
 
 
 class BodySizeLimitMiddleware:
@@ -296,4 +349,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FormError, form_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # The driver refuses integers beyond 64 bits (SQLite) or the column type (PostgreSQL).
+    app.add_exception_handler(OverflowError, out_of_range_handler)
+    app.add_exception_handler(DataError, out_of_range_handler)
     app.add_exception_handler(Exception, server_error_handler)
