@@ -95,11 +95,11 @@ def test_fifty_simultaneous_casts_with_one_code_give_one_ballot(live_server: Liv
 def test_wrong_codes_are_counted_across_worker_processes(live_server: LiveServer) -> None:
     """Each attempt on a fresh connection (either of the 2 workers may answer): the 11th wrong
     code is refused with 429 because the count lives in the database, not in a process."""
+    import time
+
     from sqlalchemy import delete
 
     from app.eligibility.models import RateLimitBucket
-
-    import time
 
     window = eligibility_service.FAILURE_WINDOW_SECONDS
     limit = eligibility_service.FAILURE_LIMIT
