@@ -236,9 +236,28 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     )
 
 
+# The widest integer a path id or a stored number can hold (PostgreSQL INTEGER ids; BIGINT
+# money is bounded tighter by the schemas and ``app.core.money``).
+MAX_ID = 2**31 - 1
+
+
 async def out_of_range_handler(request: Request, exc: Exception) -> Response:
-    """A value the database cannot hold (an id like 99999999999999999999): bad input."""
-    message = _("A value in the request is out of range or not valid.")
+    """A value the database cannot hold (an id or amount beyond its integer type, a NUL).
+
+    SQLite raises ``OverflowError`` before the query runs, PostgreSQL ``DataError``
+    ("integer out of range"); the request's session has rolled back either way.  An id in
+    the URL that no row can have is a 404, any other number a 422, never a 500.
+    """
+    too_big_id = any(
+        value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID
+        for value in (str(v) for v in request.path_params.values())
+    )
+    if too_big_id:
+        return await http_error_handler(request, StarletteHTTPException(404))
+    if isinstance(exc, OverflowError) or "out of range" in str(exc):
+        message = _("A number is out of range.")
+    else:  # e.g. a NUL character, which PostgreSQL text cannot hold
+        message = _("Some values contain characters that cannot be stored.")
     if wants_json(request):
         return problem(422, "Invalid input", message, code="out-of-range")
     return _error_page(request, 422, message)
@@ -349,7 +368,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FormError, form_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    # The driver refuses integers beyond 64 bits (SQLite) or the column type (PostgreSQL).
     app.add_exception_handler(OverflowError, out_of_range_handler)
     app.add_exception_handler(DataError, out_of_range_handler)
     app.add_exception_handler(Exception, server_error_handler)
