@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -262,6 +262,22 @@ async def out_of_range_handler(request: Request, exc: Exception) -> Response:
     return _error_page(request, 422, message)
 
 
+async def conflict_handler(request: Request, exc: Exception) -> Response:
+    """A database constraint refused the write (e.g. two sign-ups with one e-mail racing).
+
+    Services check first, so this is the race they cannot see; the transaction has rolled
+    back, so retrying is safe.
+    """
+    log.warning("constraint refused a write on %s %s: %s", request.method, request.url.path, exc)
+    message = _(
+        "This change conflicts with another one made at the same time. Nothing was "
+        "saved; please try again."
+    )
+    if wants_json(request):
+        return problem(409, "Conflict", message, code="conflict")
+    return _error_page(request, 409, message)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = _("Something went wrong on our side. Nothing was saved; please try again.")
@@ -326,4 +342,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(OverflowError, out_of_range_handler)
     app.add_exception_handler(DataError, out_of_range_handler)
+    app.add_exception_handler(IntegrityError, conflict_handler)
     app.add_exception_handler(Exception, server_error_handler)
