@@ -15,9 +15,18 @@ from fastapi.staticfiles import StaticFiles
 
 from app.accounts import routes as accounts_routes
 from app.core.config import Settings, get_settings
-from app.core.errors import BodySizeLimitMiddleware, install_error_handlers
+from app.core.errors import (
+    BodySizeLimitMiddleware,
+    install_error_handlers,
+    reject_control_characters,
+)
 from app.core.i18n import LocaleMiddleware
-from app.core.security import CsrfCookieMiddleware, get_optional_user, verify_csrf
+from app.core.security import (
+    CsrfCookieMiddleware,
+    SecurityHeadersMiddleware,
+    get_optional_user,
+    verify_csrf,
+)
 from app.core.templating import render
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -67,7 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Participatory budgeting. The JSON API mirrors the pages; writes need the "
         "CSRF token from GET /api/session in the X-CSRF-Token header.",
-        dependencies=[Depends(get_optional_user), Depends(verify_csrf)],
+        dependencies=[
+            Depends(get_optional_user),
+            Depends(verify_csrf),
+            Depends(reject_control_characters),
+        ],
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -80,8 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _domain_routers():
         app.include_router(router)
     install_error_handlers(app)
-    # Outermost last: size limit first, then CSRF cookie, then locale.
+    # The last added runs first: security headers, size limit, CSRF cookie, locale.
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     return app

@@ -220,3 +220,26 @@ def login_as(
 def htmx(request: pytest.FixtureRequest) -> dict[str, str]:
     """Headers of a plain browser request, or of an htmx request."""
     return {"HX-Request": "true"} if request.param else {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on each database (acceptance: both, none skipped in CI)."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") != "call" and outcome in ("passed", "failed"):
+                continue
+            for database in ("sqlite", "postgresql"):
+                if (
+                    f"[{database}" in nodeid
+                    or f"-{database}-" in nodeid
+                    or f"-{database}]" in nodeid
+                ):
+                    per = counts.setdefault(database, {})
+                    per[outcome] = per.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("databases")
+        for database, per in sorted(counts.items()):
+            summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
+            terminalreporter.write_line(f"{database}: {summary}")

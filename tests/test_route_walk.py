@@ -114,3 +114,78 @@ def test_every_route_answers_each_role_as_its_guard_says(  # type: ignore[no-unt
                 assert response.status_code == 403, where
             else:
                 assert response.status_code not in (401, 403), where
+
+
+def test_auditors_are_read_only() -> None:
+    """No guarded route that changes anything admits the auditor role."""
+    writes = [
+        f"{method} {path}"
+        for method, path, route in ROUTES
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+        and (required_roles(route) or frozenset()) & {"auditor"}
+    ]
+    assert writes == []
+
+
+def test_logged_out_user_has_no_personal_data_in_the_api(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    """The public API never returns e-mail addresses or author ids."""
+    import json
+
+    resident = make_user(db_session, email="private.person@example.org")
+    cycle = make_cycle(db_session, phase=Phase.voting)
+    make_proposal(db_session, cycle=cycle, author=resident, status="accepted")
+    for url in ("/api/cycles", f"/api/cycles/{cycle.id}", f"/api/cycles/{cycle.id}/proposals"):
+        text = json.dumps(client.get(url).json())
+        assert "private.person" not in text
+        assert "author" not in text
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "2147483648", "-1", "0", "x%00"])
+def test_odd_ids_in_urls_are_never_a_server_error(client, login_as, value) -> None:  # type: ignore[no-untyped-def]
+    for role in ("organizer", "resident"):
+        login_as(role)
+        for method, path, _route in ROUTES:
+            if "{" not in path:
+                continue
+            url = re.sub(r"{(\w+)(:\w+)?}", value, path)
+            response = client.request(
+                method, url, headers={"X-CSRF-Token": client.csrf_token()}, csrf=False
+            )
+            assert response.status_code < 500, f"{method} {url} as {role}"
+            assert response.status_code in (303, 400, 403, 404, 405, 422), f"{method} {url}"
+
+
+JUNK_FORMS: tuple[dict[str, str], ...] = (
+    {"title": "💥" * 300, "description": "x" * 20_000, "name": " ", "budget": "1e9999"},
+    {"phase": "voting'; DROP TABLE cycle; --", "decision": "accept", "final_cost": "-0"},
+    {"district_id": "-5", "estimated_cost": "NaN", "code": "ZZZZ" * 20, "count": "10000000"},
+    {"email": "@", "password": "", "lang": "xx", "next": "//evil.example"},
+)
+JUNK_JSON: tuple[Any, ...] = ([1, 2, 3], {"title": None, "districts": "many"}, "text", 12)
+
+
+def test_junk_bodies_are_never_a_server_error(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    cycle = make_cycle(db_session, phase=Phase.intake)
+    district = districts_of(db_session, cycle)[0]
+    params = {"cycle_id": cycle.id, "district_id": district.id}
+    for role in ("organizer", "resident"):
+        user = login_as(role)
+        params["proposal_id"] = make_proposal(
+            db_session, cycle=cycle, district=district, author=user
+        ).id
+        for method, path, _route in ROUTES:
+            if method not in ("POST", "PUT", "PATCH", "DELETE"):
+                continue
+            url = _url(path, params)
+            for form in JUNK_FORMS:
+                login_as(user)  # a junk post to /logout must not hide the other routes
+                response = client.request(method, url, data=form)
+                assert response.status_code < 500, f"{method} {url} {form}"
+                assert response.status_code not in (
+                    401,
+                    303,
+                ) or "/login" not in response.headers.get("location", ""), f"{method} {url} {form}"
+            for body in JUNK_JSON:
+                login_as(user)
+                response = client.request(method, url, json=body)
+                assert response.status_code < 500, f"{method} {url} {body}"

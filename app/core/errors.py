@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.i18n import _
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
 
 log = logging.getLogger("plaza")
 
@@ -287,6 +288,49 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
         return _error_page(request, 500, message)
     except Exception:  # pragma: no cover - the error page itself failed
         return Response(message, status_code=500, media_type="text/plain")
+
+
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _has_control_character(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in value) or (
+            "\x7f" in value
+        )
+    if isinstance(value, dict):
+        return any(_has_control_character(k) or _has_control_character(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_control_character(v) for v in value)
+    return False
+
+
+async def reject_control_characters(request: Request) -> None:
+    """App-wide dependency: text with NUL or other control characters is refused (422).
+
+    PostgreSQL cannot store NUL in text and no person types one; refusing them at the door
+    keeps SQLite and PostgreSQL behaving alike.  Tabs and line breaks are fine.
+    """
+    if any(_has_control_character(v) for v in request.query_params.values()):
+        raise DomainError(_("The text contains characters that are not allowed."))
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        values: list[Any] = [v for v in form.values() if isinstance(v, str)]
+        values += list(form.keys())
+    elif content_type.startswith("application/json"):
+        import json
+
+        try:
+            values = [json.loads(await request.body())]
+        except ValueError:
+            return  # malformed JSON: the validation handler answers 422
+    else:
+        return
+    if any(_has_control_character(v) for v in values):
+        raise DomainError(_("The text contains characters that are not allowed."))
 
 
 class BodySizeLimitMiddleware:

@@ -123,7 +123,7 @@ def _clean_title(title: str) -> str:
 
 
 def _clean_description(description: str) -> str:
-    description = (description or "").strip()
+    description = (description or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(description) > 10_000:
         raise DomainError(
             _("Use at most 10,000 characters for the description."), field="description"

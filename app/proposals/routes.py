@@ -94,7 +94,7 @@ def detail(
             "form": {},
         }
     )
-    return render(request, "proposals/detail.html", ctx, block="review_form")
+    return render(request, "proposals/detail.html", ctx)
 
 
 @router.get("/me/proposals", name="proposals:mine")

@@ -121,7 +121,7 @@ def _clean(
         raise DomainError(_("Give your project a title of at least 3 characters."), field="title")
     if len(title) > 200:
         raise DomainError(_("Use at most 200 characters for the title."), field="title")
-    description = (description or "").strip()
+    description = (description or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(description) < 10:
         raise DomainError(
             _("Describe your project in at least 10 characters."), field="description"

@@ -65,3 +65,29 @@ def test_too_long_form_field_is_422_page(client) -> None:  # type: ignore[no-unt
     response = client.post("/signup", data={"email": "x" * 300})
     assert response.status_code == 422
     assert "<html" in response.text
+
+
+def test_control_characters_are_refused_everywhere(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from app.core.security import User
+
+    response = client.post(
+        "/signup", data={"email": "a@example.org", "password": "x" * 12, "display_name": "A\x00B"}
+    )
+    assert response.status_code == 422
+    assert "not allowed" in BeautifulSoup(response.text, "html.parser").find("main").get_text()
+    response = client.post(
+        "/api/accounts",
+        json={"email": "b@example.org", "password": "x" * 12, "display_name": "\x07"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "The text contains characters that are not allowed."
+    assert client.get("/cycles?x=%00").status_code == 422
+    assert db_session.exec(select(User)).all() == []
+    # Line breaks and tabs are ordinary text.
+    response = client.post(
+        "/api/accounts",
+        json={"email": "c@example.org", "password": "x" * 12, "display_name": "A\tB"},
+    )
+    assert response.status_code == 201

@@ -97,3 +97,12 @@ def test_expired_sessions_are_removed_at_next_login(db_session, settings: Settin
     rows = db_session.exec(select(UserSession).where(UserSession.user_id == user.id)).all()
     assert len(rows) == 1
     assert user_for_token(db_session, fresh).id == user.id
+
+
+def test_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    for url in ("/", "/no/such/page", "/api/cycles", "/static/css/plaza.css"):
+        response = client.get(url)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy

@@ -194,3 +194,10 @@ def test_database_enforces_accepted_has_cost(db_session) -> None:  # type: ignor
     with pytest.raises(IntegrityError):
         db_session.flush()
     db_session.rollback()
+
+
+def test_line_endings_are_normalised(db_session) -> None:  # type: ignore[no-untyped-def]
+    resident = make_user(db_session)
+    cycle = make_cycle(db_session, phase=Phase.intake)
+    proposal = submit(db_session, cycle, resident, description="First part.\r\n\r\nSecond part.")
+    assert proposal.description == "First part.\n\nSecond part."

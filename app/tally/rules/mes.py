@@ -406,7 +406,16 @@ def add_one(
         current = run(prep, Fraction(base + k), tie_key, tie_break, track=fast)
         runs += 1
         if total_cost(prep, current.selected) > budget:
-            return Add1Result(last, last_k, runs, f"per-voter budget {base + k} goes over")
+            stop = f"per-voter budget {base + k} goes over"
+            if k - 1 > last_k:
+                # the outcome is unchanged up to the schedule point before; recount there so
+                # that payments and explanations are those of the last budget of the schedule
+                final = run(prep, Fraction(base + k - 1), tie_key, tie_break)
+                runs += 1
+                if final.selected != last.selected:  # pragma: no cover - guarded invariant
+                    raise AssertionError("add-one skip-ahead changed the outcome")
+                last, last_k = final, k - 1
+            return Add1Result(last, last_k, runs, stop)
         last, last_k = current, k
         k += 1
         if len(current.selected) == len(prep.candidates) + len(prep.free):

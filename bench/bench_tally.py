@@ -1,0 +1,218 @@
+"""Plaza's tally engine against pabutools, side by side in one run.
+
+For every file in ../shared/pabulib with more than 5,000 voters and each rule pabutools can
+run on its ballot kind, prints: pabutools' time for the rule call (identical ballots collapsed
+with ``as_multiprofile()``, its default exact gmpy2 fractions, and its float mode for
+reference), Plaza's time for the same rule, the ratio, Plaza's time to read and parse the file,
+the ratio of Plaza's rule time to its parse time, and whether the outcomes agree. pabutools
+runs are capped (``PLAZA_BENCH_CAP`` seconds, default 60); a capped run prints as ``>cap`` and
+its ratio as a lower bound.
+
+For ``equalshares/add1`` pabutools' own add-one is ``voter_budget_increment=1`` (it stops at
+the first exhaustive outcome, so it runs no more steps than equalshares.net's schedule); the
+agreement column compares Plaza with the conformance reference (pabutools' MES at each budget
+of equalshares.net's schedule, tests/tally/reference/*.json) and, when pabutools' own add-one
+happens to give the same outcome, says so.
+
+Finally, the peak memory of ``plaza tally`` on the largest file, against the file's size.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PABULIB = ROOT.parent / "shared" / "pabulib"
+REFERENCE = ROOT / "tests" / "tally" / "reference"
+CAP = float(os.environ.get("PLAZA_BENCH_CAP", "60"))
+MIN_VOTERS = 5000
+KINDS = {
+    "greedy": {"approval", "choose-1", "cumulative"},
+    "equalshares": {"approval", "choose-1", "cumulative", "scoring"},
+    "equalshares/add1": {"approval", "choose-1", "cumulative", "scoring"},
+    "phragmen": {"approval", "choose-1"},
+}
+
+
+def _pabutools_call(path: str, rule: str, mode: str, queue: Any) -> None:
+    import pabutools.fractions as pf
+
+    pf.FRACTION = pf.FLOAT_FRAC if mode == "float" else pf.GMPY_FRAC
+    sys.path.insert(0, str(ROOT))
+    from pabutools.election import Additive_Cardinal_Sat, Cost_Sat, parse_pabulib
+    from pabutools.rules import (
+        greedy_utilitarian_welfare,
+        method_of_equal_shares,
+        sequential_phragmen,
+    )
+
+    from tests.tally.pabutools_ref import PointsCostSat
+
+    instance, profile = parse_pabulib(path)
+    kind = instance.meta["vote_type"]
+    approval = kind in ("approval", "choose-1")
+    multi = profile.as_multiprofile()
+    start = time.perf_counter()
+    if rule == "greedy":
+        result = greedy_utilitarian_welfare(
+            instance, multi, sat_class=Cost_Sat if approval else PointsCostSat
+        )
+    elif rule == "equalshares":
+        result = method_of_equal_shares(
+            instance, multi, sat_class=Cost_Sat if approval else Additive_Cardinal_Sat
+        )
+    elif rule == "equalshares/add1":
+        result = method_of_equal_shares(
+            instance,
+            multi,
+            sat_class=Cost_Sat if approval else Additive_Cardinal_Sat,
+            voter_budget_increment=1,
+        )
+    else:
+        result = sequential_phragmen(instance, multi)
+    queue.put((time.perf_counter() - start, [p.name for p in result]))
+
+
+def pabutools_time(path: Path, rule: str, mode: str) -> tuple[float | None, list[str] | None]:
+    """(seconds, selection) of one pabutools rule call in a child process; None if capped."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_pabutools_call, args=(str(path), rule, mode, queue))
+    proc.start()
+    deadline = time.monotonic() + CAP + 30  # parsing is not timed, give it room
+    result = None
+    while time.monotonic() < deadline:
+        try:
+            result = queue.get(timeout=0.5)
+            break
+        except Exception:  # queue.Empty
+            if not proc.is_alive():
+                break
+    if result is None:
+        proc.kill()
+        proc.join()
+        return None, None
+    proc.join()
+    seconds, selected = result
+    if seconds > CAP:
+        return None, None
+    return seconds, selected
+
+
+def _fmt(seconds: float | None) -> str:
+    return f">{CAP:.0f}" if seconds is None else f"{seconds:.3f}"
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from app.tally import read_election, tally
+
+    files = []
+    for path in sorted(PABULIB.glob("*.pb")):
+        head = path.read_text(encoding="utf-8-sig")[:4000]
+        meta = dict(line.split(";", 1) for line in head.splitlines() if line.count(";") >= 1)
+        if int(meta.get("num_votes", "0").strip() or 0) > MIN_VOTERS:
+            files.append((path, meta.get("vote_type", "").strip()))
+    status = memory()
+    print(f"pabutools cap {CAP:.0f} s; times in seconds; ratio = pabutools exact / Plaza")
+    header = (
+        f"{'file':<44} {'rule':<17} {'pabu exact':>10} {'pabu float':>10} {'Plaza':>8} "
+        f"{'ratio':>8} {'parse':>7} {'rule/parse':>10}  agree"
+    )
+    print(header)
+    for path, kind in files:
+        start = time.perf_counter()
+        election, _ = read_election(path)
+        parse = time.perf_counter() - start
+        refs = {}
+        ref_file = REFERENCE / f"{path.stem}.json"
+        if ref_file.exists():
+            refs = json.loads(ref_file.read_text())
+        for rule in ("greedy", "equalshares", "equalshares/add1", "phragmen"):
+            if kind not in KINDS[rule]:
+                continue
+            start = time.perf_counter()
+            outcome = tally(election, rule, tie_break="pabutools")
+            plaza = time.perf_counter() - start
+            exact, exact_sel = pabutools_time(path, rule, "exact")
+            flt, _ = pabutools_time(path, rule, "float")
+            got = list(outcome.selected)
+            if rule == "equalshares/add1":
+                ref = refs.get(rule, {}).get("selected")
+                agree = "yes" if ref == got else ("no reference" if ref is None else "NO")
+                if exact_sel is not None:
+                    agree += (
+                        " (= pabutools' own add-one)"
+                        if exact_sel == got
+                        else (" (pabutools' own add-one differs: first exhaustive outcome)")
+                    )
+            elif exact_sel is None:
+                ref = refs.get(rule, {}).get("selected")
+                agree = "capped; reference: " + ("yes" if _same(rule, ref, got) else "NO")
+            else:
+                agree = "yes" if _same(rule, exact_sel, got) else "NO"
+            if "NO" in agree:
+                status = 1
+            ratio = f">{CAP / plaza:.0f}" if exact is None else f"{exact / plaza:.1f}"
+            print(
+                f"{path.stem[:44]:<44} {rule:<17} {_fmt(exact):>10} {_fmt(flt):>10} "
+                f"{plaza:>8.3f} {ratio:>8} {parse:>7.3f} {plaza / parse:>10.2f}  {agree}",
+                flush=True,
+            )
+        if kind == "ordinal":
+            start = time.perf_counter()
+            tally(election, "greedy")
+            plaza = time.perf_counter() - start
+            print(
+                f"{path.stem[:44]:<44} {'greedy':<17} {'n/a':>10} {'n/a':>10} {plaza:>8.3f} "
+                f"{'':>8} {parse:>7.3f} {plaza / parse:>10.2f}  (pabutools: no pabulib ordinal "
+                "greedy)",
+                flush=True,
+            )
+    return status
+
+
+def _same(rule: str, a: list[str] | None, b: list[str]) -> bool:
+    if a is None:
+        return False
+    return sorted(a) == sorted(b) if rule == "phragmen" else a == b
+
+
+def memory() -> int:
+    """Peak resident memory of `plaza tally` on the largest file (its own process)."""
+    largest = max(PABULIB.glob("*.pb"), key=lambda p: p.stat().st_size)
+    code = (
+        "import resource, sys\n"
+        "from app.cli import main\n"
+        "rc = main(['tally', sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(largest)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    size = largest.stat().st_size
+    ratio = peak_kib * 1024 / size
+    print(
+        f"peak memory of `plaza tally {largest.name}`: {peak_kib / 1024:.1f} MiB for a "
+        f"{size / 1024 / 1024:.1f} MiB file = {ratio:.1f}x the file size (target < 10x); "
+        f"exit {proc.returncode}",
+        flush=True,
+    )
+    return 0 if proc.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Hypothesis properties of the rules on generated elections, and agreement with pabutools on
+them (pabutools' default tie-breaking, reproduced by ``tie_break="pabutools"``)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from fractions import Fraction
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pabutools.analysis.justifiedrepresentation import is_EJR_one_approval
+from pabutools.election import (
+    Additive_Cardinal_Sat,
+    ApprovalBallot,
+    ApprovalProfile,
+    Cost_Sat,
+    CumulativeBallot,
+    CumulativeProfile,
+    Instance,
+)
+from pabutools.election import Project as PabuProject
+from pabutools.rules import method_of_equal_shares, sequential_phragmen
+
+from app.tally import RULES, Ballot, BallotRules, Election, Project, tally
+from app.tally.rules import mes
+from app.tally.tiebreak import tie_key_function
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def elections(draw: st.DrawFn, kind: str = "approval", max_projects: int = 6) -> Election:
+    m = draw(st.integers(1, max_projects))
+    ids = [f"p{i}" for i in range(m)]
+    costs = [draw(st.integers(1, 20)) for _ in ids]
+    n = draw(st.integers(1, 12))
+    ballots = []
+    for _ in range(n):
+        chosen = draw(st.lists(st.sampled_from(ids), unique=True, max_size=m))
+        if kind == "cumulative":
+            points = tuple(Fraction(draw(st.integers(1, 4))) for _ in chosen)
+            ballots.append(Ballot(tuple(chosen), points))
+        else:
+            ballots.append(Ballot(tuple(chosen)))
+    budget = Fraction(draw(st.integers(1, sum(costs))), draw(st.sampled_from([1, 1, 2, 3])))
+    return Election(
+        budget=budget,
+        projects={pid: Project(pid, Fraction(c)) for pid, c in zip(ids, costs, strict=True)},
+        rules=BallotRules(kind),  # type: ignore[arg-type]
+        ballots=tuple(ballots),
+        score_threshold=Fraction(draw(st.integers(0, 3))),
+    )
+
+
+APPROVAL_RULES = list(RULES)
+
+
+@FAST
+@given(elections(), st.sampled_from(APPROVAL_RULES), st.sampled_from(["default", "pabutools"]))
+def test_funded_total_never_exceeds_budget(e: Election, rule: str, tie: str) -> None:
+    outcome = tally(e, rule, tie_break=tie, seed=b"s")
+    assert outcome.cost == sum(e.projects[p].cost for p in outcome.selected)
+    assert outcome.cost <= e.budget
+    assert len(set(outcome.selected)) == len(outcome.selected)
+    assert set(outcome.explanations) == set(e.projects)
+
+
+@FAST
+@given(elections(), st.sampled_from(APPROVAL_RULES), st.randoms(use_true_random=False))
+def test_order_of_ballots_and_projects_does_not_matter(
+    e: Election, rule: str, rnd: random.Random
+) -> None:
+    ballots = list(e.ballots)
+    rnd.shuffle(ballots)
+    items = list(e.projects.items())
+    rnd.shuffle(items)
+    shuffled = replace(e, ballots=tuple(ballots), projects=dict(items))
+    for tie in ("default", "pabutools"):
+        assert (
+            tally(shuffled, rule, tie_break=tie).selected == tally(e, rule, tie_break=tie).selected
+        )
+
+
+@FAST
+@given(st.one_of(elections(), elections("cumulative")))
+def test_add_one_never_uses_less_than_equal_shares(e: Election) -> None:
+    plain = tally(e, "equalshares")
+    add1 = tally(e, "equalshares/add1")
+    assert add1.cost >= plain.cost
+    assert tally(e, "equalshares/add1-greedy").cost >= add1.cost
+
+
+@FAST
+@given(st.one_of(elections(), elections("cumulative")))
+def test_skip_ahead_add_one_equals_step_by_step(e: Election) -> None:
+    prep = mes.prepare(e)
+    key = tie_key_function(e, "pabutools", b"")
+    fast = mes.add_one(prep, e.budget, key, "pabutools", fast=True)
+    slow = mes.add_one(prep, e.budget, key, "pabutools", fast=False)
+    assert fast.final.selected == slow.final.selected
+
+
+def _pabu(e: Election) -> tuple[Instance, object]:
+    instance = Instance(budget_limit=e.budget)
+    projects = {pid: PabuProject(pid, p.cost) for pid, p in e.projects.items()}
+    for p in projects.values():
+        instance.add(p)
+    if e.rules.kind == "cumulative":
+        cum = []
+        for b in e.ballots:
+            ballot = CumulativeBallot()
+            for pid, pts in zip(b.projects, b.points or (), strict=True):
+                ballot[projects[pid]] = pts
+            cum.append(ballot)
+        return instance, CumulativeProfile(cum)
+    return instance, ApprovalProfile(
+        [ApprovalBallot(projects[p] for p in b.projects) for b in e.ballots]
+    )
+
+
+@FAST
+@given(st.one_of(elections(), elections("cumulative")))
+def test_equal_shares_equals_pabutools(e: Election) -> None:
+    instance, profile = _pabu(e)
+    sat = Additive_Cardinal_Sat if e.rules.kind == "cumulative" else Cost_Sat
+    expected = [p.name for p in method_of_equal_shares(instance, profile, sat_class=sat)]
+    assert list(tally(e, "equalshares", tie_break="pabutools").selected) == expected
+
+
+@FAST
+@given(elections())
+def test_phragmen_equals_pabutools(e: Election) -> None:
+    instance, profile = _pabu(e)
+    expected = sorted(p.name for p in sequential_phragmen(instance, profile))
+    assert sorted(tally(e, "phragmen", tie_break="pabutools").selected) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(elections(max_projects=4))
+def test_equal_shares_is_ejr_up_to_one(e: Election) -> None:
+    e = replace(e, ballots=e.ballots[:5])
+    instance, profile = _pabu(e)
+    for rule in ("equalshares", "equalshares/add1"):
+        chosen = tally(e, rule).selected
+        allocation = [p for p in instance if p.name in chosen]
+        assert is_EJR_one_approval(instance, profile, Cost_Sat, allocation)
