@@ -294,14 +294,21 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
 def _has_control_character(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in value) or (
-            "\x7f" in value
-        )
-    if isinstance(value, dict):
-        return any(_has_control_character(k) or _has_control_character(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_control_character(v) for v in value)
+    """Whether any string in ``value`` (nested dicts and lists too) has a control character.
+
+    Iterative: a hostile, deeply nested JSON body must not exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x7f" in item or any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -325,8 +332,8 @@ async def reject_control_characters(request: Request) -> None:
 
         try:
             values = [json.loads(await request.body())]
-        except ValueError:
-            return  # malformed JSON: the validation handler answers 422
+        except (ValueError, RecursionError):
+            return  # malformed or absurdly nested JSON: FastAPI's parser refuses it (4xx)
     else:
         return
     if any(_has_control_character(v) for v in values):
