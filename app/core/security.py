@@ -306,7 +306,9 @@ async def verify_csrf(request: Request, settings: SettingsDep) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, csrf_token(request, settings)):
+    # Compare bytes: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500).
+    expected = csrf_token(request, settings).encode()
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected):
         raise CsrfError()
 
 

@@ -448,3 +448,16 @@ def test_no_personal_data_for_auditors_or_anonymous(  # type: ignore[no-untyped-
     ).find_all("a", href=re.compile(r"^/proposals/\d+$")):
         page = client.get(proposal_page["href"]).text
         assert "private.person@example.org" not in page
+
+
+@pytest.mark.parametrize("token", ["é" * 64, "\u4e2d" * 64, "\x00" * 64])
+def test_a_non_ascii_csrf_token_is_refused_not_a_crash(client, token) -> None:  # type: ignore[no-untyped-def]
+    """``hmac.compare_digest`` raises TypeError on non-ASCII text: that must be a 403."""
+    client.csrf_token()
+    for path in ("/logout", "/api/session"):
+        as_form = client.post(path, csrf=False, data={"csrf_token": token})
+        assert as_form.status_code == 403, (path, as_form.status_code)
+    header = client.post(
+        "/logout", csrf=False, headers={"X-CSRF-Token": token.encode("utf-8")[:64]}
+    )
+    assert header.status_code == 403
