@@ -461,3 +461,46 @@ def test_a_non_ascii_csrf_token_is_refused_not_a_crash(client, token) -> None:  
         "/logout", csrf=False, headers={"X-CSRF-Token": token.encode("utf-8")[:64]}
     )
     assert header.status_code == 403
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+@pytest.mark.parametrize("weak", ["", "   ", "x", "changeme", "dev-secret-change-me", " " * 40])
+def test_weak_or_default_secrets_are_refused_outside_development(environment, weak) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    strong = {
+        "secret_key": "s" * 32,
+        "access_code_key": "a" * 32,
+        "voter_key": "v" * 32,
+    }
+    for name in strong:
+        values = {**strong, name: weak}
+        with pytest.raises(ValidationError, match=f"PLAZA_{name.upper()}"):
+            Settings(environment=environment, **values)  # type: ignore[arg-type]
+    Settings(environment=environment, **strong)  # type: ignore[arg-type]
+
+
+def test_serve_refuses_default_secrets_in_production(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PLAZA_") or k == "PLAZA_TEST_POSTGRES_URL"
+    }
+    env.update(PLAZA_ENVIRONMENT="production", PLAZA_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PLAZA_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
