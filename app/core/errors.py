@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, IntegrityError
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -312,6 +313,20 @@ def _has_control_character(value: Any) -> bool:
     return False
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form (parsed once, cached by Starlette), its uploads closed at the end.
+
+    FastAPI closes the files of the forms it parses for ``Form()`` parameters; a form read
+    by hand (app-wide dependencies, handlers with dynamic fields) needs the same, or every
+    uploaded part leaks an open temporary file.
+    """
+    form = await request.form()
+    stack = request.scope.get("fastapi_middleware_astack")
+    if stack is not None:
+        stack.push_async_callback(form.close)
+    return form
+
+
 async def reject_control_characters(request: Request) -> None:
     """App-wide dependency: text with NUL or other control characters is refused (422).
 
@@ -324,7 +339,7 @@ async def reject_control_characters(request: Request) -> None:
         return
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
+        form = await read_form(request)
         values: list[Any] = [v for v in form.values() if isinstance(v, str)]
         values += list(form.keys())
     elif content_type.startswith("application/json"):

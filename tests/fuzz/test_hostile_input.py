@@ -235,3 +235,41 @@ def test_huge_bodies_get_413(client, login_as, settings, path) -> None:  # type:
     assert r.status_code == 413, (r.status_code, r.text[:200])
     if path.startswith("/api/"):
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("path", ["/login", "/vote/cast", "/cycles", "/api/ballots"])
+def test_too_many_fields_or_parts_are_refused(client, login_as, path) -> None:  # type: ignore[no-untyped-def]
+    """python-multipart's field and part limits end in a clear 4xx, not a crash."""
+    login_as("organizer")
+    token = client.csrf_token()
+    many = "&".join(f"f{i}=1" for i in range(5000)) + f"&csrf_token={token}"
+    r = client.post(
+        path,
+        csrf=False,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        content=many.encode(),
+    )
+    assert 400 <= r.status_code < 500, r.status_code
+    parts = b"".join(
+        b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n1\r\n' % i for i in range(3000)
+    )
+    r = client.post(
+        path,
+        csrf=False,
+        headers={"content-type": "multipart/form-data; boundary=b", "X-CSRF-Token": token},
+        content=parts + b"--b--\r\n",
+    )
+    assert 400 <= r.status_code < 500, r.status_code
+    upload = client.post(
+        path,
+        csrf=False,
+        files={"csrf_token": ("t.txt", token.encode()), "code": ("c.txt", b"x" * 1000)},
+    )
+    assert upload.status_code == 403  # a file is not a token
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PROPFIND", "TRACE", "CONNECT"])
+@pytest.mark.parametrize("path", ["/", "/vote", "/cycles/1", "/api/cycles", "/cycles/%F0%9F%99%82"])
+def test_odd_methods_and_encoded_paths(client, method, path) -> None:  # type: ignore[no-untyped-def]
+    r = client.request(method, path, csrf=False)
+    assert r.status_code < 500 and r.status_code != 200 or method == "HEAD", (method, r.status_code)
