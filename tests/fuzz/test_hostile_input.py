@@ -273,3 +273,38 @@ def test_too_many_fields_or_parts_are_refused(client, login_as, path) -> None:  
 def test_odd_methods_and_encoded_paths(client, method, path) -> None:  # type: ignore[no-untyped-def]
     r = client.request(method, path, csrf=False)
     assert r.status_code < 500 and r.status_code != 200 or method == "HEAD", (method, r.status_code)
+
+
+@pytest.mark.parametrize("budget", [-1, 10**15 + 1, 2**63, 2**64, 10**40])
+def test_money_beyond_the_limits_is_refused_and_nothing_is_written(  # type: ignore[no-untyped-def]
+    client, db_session, login_as, budget
+) -> None:
+    from sqlalchemy import func, select
+
+    from app.cycles.models import Cycle
+
+    def cycles() -> int:
+        return int(db_session.execute(select(func.count()).select_from(Cycle)).scalar_one())
+
+    login_as("organizer")
+    before = cycles()
+    body = {
+        "title": "Money test",
+        "currency": "EUR",
+        "districts": [{"name": "A", "budget_minor": 100}, {"name": "B", "budget_minor": budget}],
+    }
+    r = client.post("/api/cycles", json=body)
+    assert r.status_code == 422, r.text[:300]
+    assert r.headers["content-type"] == "application/problem+json"
+    major = str(budget // 100) + ".00" if budget >= 0 else "-1.00"
+    form = {
+        "title": "Money test",
+        "currency": "EUR",
+        "district_name": "B",
+        "district_budget": major,
+    }
+    r = client.post("/cycles", data=form)
+    assert r.status_code == 422, r.status_code
+    assert cycles() == before
+    body["districts"][1]["budget_minor"] = 10**15  # the largest amount is fine
+    assert client.post("/api/cycles", json=body).status_code == 201
