@@ -504,3 +504,13 @@ def test_serve_refuses_default_secrets_in_production(tmp_path) -> None:  # type:
     assert result.returncode != 0
     assert "PLAZA_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/", "/vote", "/login", "/cycles", "/api/session", "/nowhere"])
+def test_pages_cannot_be_framed_or_sniffed(client, path) -> None:  # type: ignore[no-untyped-def]
+    """A voting page inside a hostile frame is a clickjacking trap."""
+    response = client.get(path)
+    assert response.headers["x-frame-options"] == "DENY", path
+    assert response.headers["x-content-type-options"] == "nosniff", path
+    if response.headers["content-type"].startswith("text/html"):
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
