@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2
 CLIENTS = 8
 DIRECT_BALLOTS = 1200
+RAW_BALLOTS = 1200
 HTTP_BALLOTS = 2400
 RESULT_BALLOTS = 100_000
 PAGE_REQUESTS = 40
@@ -119,8 +120,10 @@ def main() -> int:
         get_settings.cache_clear()
         engine = engine_for(url)
         migrations.upgrade(engine)
-        cycle_id, project_ids, codes = _seed_voting(engine, DIRECT_BALLOTS + HTTP_BALLOTS)
-        picks = _random_ballots(project_ids, DIRECT_BALLOTS + HTTP_BALLOTS)
+        cycle_id, project_ids, codes = _seed_voting(
+            engine, DIRECT_BALLOTS + RAW_BALLOTS + HTTP_BALLOTS
+        )
+        picks = _random_ballots(project_ids, DIRECT_BALLOTS + RAW_BALLOTS + HTTP_BALLOTS)
 
         # --- direct: the same transaction, straight to the database -------------------------
         from app.ballots import service as ballots_service
@@ -137,6 +140,12 @@ def main() -> int:
         work_direct = list(zip(codes[:DIRECT_BALLOTS], picks[:DIRECT_BALLOTS], strict=True))
         d_time, d_lat, d_fail = _run_clients(CLIENTS, work_direct, direct)  # type: ignore[arg-type]
         d_rate = len(d_lat) / d_time
+
+        # --- raw: the same SQL statements through psycopg, no ORM, no Plaza code ------------
+        raw_codes = codes[DIRECT_BALLOTS : DIRECT_BALLOTS + RAW_BALLOTS]
+        raw_picks = picks[DIRECT_BALLOTS : DIRECT_BALLOTS + RAW_BALLOTS]
+        r_time, r_lat, r_fail = _raw_sql_casts(base_url, name, raw_codes, raw_picks)
+        r_rate = len(r_lat) / r_time
 
         # --- HTTP: uvicorn workers, keep-alive clients on loopback ----------------------------
         port = _free_port()
@@ -176,7 +185,8 @@ def main() -> int:
             response.read()
             return response.status == 201
 
-        work_http = list(zip(codes[DIRECT_BALLOTS:], picks[DIRECT_BALLOTS:], strict=True))
+        first = DIRECT_BALLOTS + RAW_BALLOTS
+        work_http = list(zip(codes[first:], picks[first:], strict=True))
         _run_clients(CLIENTS, [work_http.pop() for _ in range(CLIENTS * 5)], over_http)  # warm-up
         h_time, h_lat, h_fail = _run_clients(CLIENTS, work_http, over_http)  # type: ignore[arg-type]
         h_rate = len(h_lat) / h_time
@@ -189,11 +199,12 @@ def main() -> int:
             stored = connection.execute(
                 select(func.count()).select_from(Ballot).where(Ballot.cycle_id == cycle_id)  # type: ignore[arg-type]
             ).scalar_one()
-        expected = len(d_lat) - d_fail + len(h_lat) - h_fail + CLIENTS * 5
+        expected = len(d_lat) - d_fail + len(r_lat) - r_fail + len(h_lat) - h_fail + CLIENTS * 5
         ratio = h_rate / d_rate
         print(f"casting ({CLIENTS} client threads, {WORKERS} uvicorn workers, PostgreSQL)")
         for label, rate, lat, fail in (
-            ("direct to the database", d_rate, d_lat, d_fail),
+            ("direct (service, ORM)", d_rate, d_lat, d_fail),
+            ("direct (raw SQL)", r_rate, r_lat, r_fail),
             ("through HTTP", h_rate, h_lat, h_fail),
         ):
             p50_ms = 1000 * statistics.median(lat)
@@ -204,9 +215,14 @@ def main() -> int:
             )
         p99_ms = 1000 * _percentile(h_lat, 0.99)
         print(
-            f"  HTTP / direct          : {100 * ratio:6.1f} %  (target >= 40 %: "
+            f"  HTTP / direct service  : {100 * ratio:6.1f} %  (target >= 40 %: "
             f"{'met' if ratio >= 0.4 else 'NOT met'}; p99 target < 250 ms: "
             f"{'met' if p99_ms < 250 else 'NOT met'})"
+        )
+        raw_ratio = h_rate / r_rate
+        print(
+            f"  HTTP / direct raw SQL  : {100 * raw_ratio:6.1f} %  (same target against the bare"
+            f" statements: {'met' if raw_ratio >= 0.4 else 'NOT met'})"
         )
         print(f"  ballots stored         : {stored} (expected {expected})")
 
@@ -251,6 +267,73 @@ def main() -> int:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _raw_sql_casts(
+    base_url: str, name: str, codes: list[str], picks: list[list[int]]
+) -> tuple[float, list[float], int]:
+    """The statements ``cast_ballot`` issues, sent by psycopg from the same client threads."""
+    import hashlib
+    import hmac
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from app.eligibility.codes import normalize_code
+
+    url = make_url(base_url).set(database=name, drivername="postgresql")
+    dsn = url.render_as_string(hide_password=False)
+    connections = [psycopg.connect(dsn) for _ in range(CLIENTS)]
+    key = KEY.encode()
+
+    def cast(i: int, item: object) -> bool:
+        code, chosen = item  # type: ignore[misc]
+        digest = hmac.new(
+            key, b"plaza-access-code:" + normalize_code(code).encode(), hashlib.sha256
+        ).hexdigest()
+        conn = connections[i]
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT id, district_id, used FROM access_code WHERE code_hash = %s", (digest,)
+            ).fetchone()
+            assert row is not None and not row[2]
+            district = conn.execute(
+                "SELECT id, cycle_id, budget_minor FROM district WHERE id = %s", (row[1],)
+            ).fetchone()
+            assert district is not None
+            conn.execute(
+                "SELECT phase FROM cycle WHERE id = %s FOR SHARE", (district[1],)
+            ).fetchone()
+            costs = dict(
+                conn.execute(
+                    "SELECT id, final_cost_minor FROM proposal WHERE district_id = %s"
+                    " AND status = 'accepted' ORDER BY final_cost_minor, id",
+                    (district[0],),
+                ).fetchall()
+            )
+            done = conn.execute(
+                "UPDATE access_code SET used = true WHERE id = %s AND used = false", (row[0],)
+            )
+            if done.rowcount != 1:
+                raise RuntimeError("code used twice")
+            ballot_id = secrets.token_hex(16)
+            conn.execute(
+                "INSERT INTO ballot (id, cycle_id, district_id, total_cost)"
+                " VALUES (%s, %s, %s, %s)",
+                (ballot_id, district[1], district[0], sum(costs[p] for p in chosen)),
+            )
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO ballot_item (ballot_id, proposal_id) VALUES (%s, %s)",
+                    [(ballot_id, p) for p in sorted(set(chosen))],
+                )
+        return True
+
+    try:
+        return _run_clients(CLIENTS, list(zip(codes, picks, strict=True)), cast)
+    finally:
+        for conn in connections:
+            conn.close()
 
 
 def _wait_ready(port: int) -> None:

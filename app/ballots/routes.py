@@ -39,6 +39,8 @@ from app.eligibility.dependencies import AccessCodeKey, ClientBucket
 router = APIRouter(tags=["pages: voting"])
 api = APIRouter(prefix="/api", tags=["voting"])
 
+# Ballot pages carry the code and the choices: never keep them in a cache (shared kiosks).
+NO_STORE = {"Cache-Control": "no-store"}
 CodeField = Annotated[str, Form(max_length=100)]
 ProjectsField = Annotated[list[str], Form(max_length=1000)]
 
@@ -52,6 +54,7 @@ def _code_page(
         {"code": code, "error": error},
         block="main_content",
         status_code=status_code,
+        headers=NO_STORE,
     )
 
 
@@ -104,8 +107,8 @@ def ballot(
     ctx = _ballot_context(sheet, code=code, chosen=[c for c in chosen if c in sheet.costs])
     if is_htmx(request):
         ctx["meter_oob"] = True
-        return render(request, "ballots/ballot.html", ctx, block="meter")
-    return render(request, "ballots/ballot.html", ctx)
+        return render(request, "ballots/ballot.html", ctx, block="meter", headers=NO_STORE)
+    return render(request, "ballots/ballot.html", ctx, headers=NO_STORE)
 
 
 @router.post("/vote/cast", name="ballots:cast")
@@ -133,7 +136,14 @@ def cast(
             sheet, code=code, chosen=[c for c in chosen if c in sheet.costs], error=exc.message
         )
         raise FormError(
-            render(request, "ballots/ballot.html", ctx, block="ballot_form", status_code=422)
+            render(
+                request,
+                "ballots/ballot.html",
+                ctx,
+                block="ballot_form",
+                status_code=422,
+                headers=NO_STORE,
+            )
         ) from exc
     return see_other(request, str(request.url_for("ballots:done", receipt=ballot.id)))
 
@@ -142,7 +152,7 @@ def cast(
 def done(request: Request, receipt: str, session: SessionDep) -> Response:
     if len(receipt) != 32 or session.get(Ballot, receipt) is None:
         raise NotFoundError()
-    return render(request, "ballots/done.html", {"receipt": receipt})
+    return render(request, "ballots/done.html", {"receipt": receipt}, headers=NO_STORE)
 
 
 # --- JSON API --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session
 
 from app.ballots.models import Ballot, BallotItem
@@ -22,6 +22,7 @@ from app.core.i18n import _
 from app.core.money import format_money
 from app.cycles.models import Cycle, District, Phase
 from app.eligibility import service as eligibility_service
+from app.eligibility.codes import code_hash
 from app.eligibility.models import AccessCode
 from app.proposals.models import Proposal, ProposalStatus
 
@@ -110,13 +111,64 @@ def open_ballot(session: Session, *, code_text: str, key: bytes) -> tuple[Access
 
 
 def problems_of(sheet: BallotSheet, chosen: Sequence[int]) -> list[str]:
-    problems = check_approval_ballot(sheet.costs, sheet.district.budget_minor, list(chosen))
+    return _problems(
+        sheet.costs,
+        sheet.district.budget_minor,
+        sheet.cycle.min_choices,
+        sheet.cycle.max_choices,
+        chosen,
+    )
+
+
+def _problems(
+    costs: dict[int, int],
+    budget: int,
+    min_choices: int,
+    max_choices: int | None,
+    chosen: Sequence[int],
+) -> list[str]:
+    problems = check_approval_ballot(costs, budget, list(chosen))
     distinct = len(set(chosen))
-    if chosen and distinct < sheet.cycle.min_choices:
+    if chosen and distinct < min_choices:
         problems.append("too_few")
-    if sheet.cycle.max_choices is not None and distinct > sheet.cycle.max_choices:
+    if max_choices is not None and distinct > max_choices:
         problems.append("too_many")
     return problems
+
+
+# The cast path runs these prebuilt statements on the session's connection (no ORM objects):
+# it is the hot path of an election day.
+_code = AccessCode.__table__  # type: ignore[attr-defined]
+_district = District.__table__  # type: ignore[attr-defined]
+_cycle = Cycle.__table__  # type: ignore[attr-defined]
+_proposal = Proposal.__table__  # type: ignore[attr-defined]
+_CAST_LOOKUP = (
+    select(
+        _code.c.id,
+        _code.c.used,
+        _district.c.id.label("district_id"),
+        _district.c.budget_minor,
+        _cycle.c.id.label("cycle_id"),
+        _cycle.c.phase,
+        _cycle.c.min_choices,
+        _cycle.c.max_choices,
+    )
+    .select_from(
+        _code.join(_district, _district.c.id == _code.c.district_id).join(
+            _cycle, _cycle.c.id == _district.c.cycle_id
+        )
+    )
+    .where(_code.c.code_hash == bindparam("code_hash"))
+    # Closing voting updates the cycle row: it waits for ballots in flight (PostgreSQL), so
+    # a tally started after the close sees every acknowledged ballot. SQLite: BEGIN IMMEDIATE.
+    .with_for_update(read=True, of=_cycle)
+)
+_BALLOT_COSTS = select(_proposal.c.id, _proposal.c.final_cost_minor).where(
+    _proposal.c.district_id == bindparam("district_id"),
+    _proposal.c.status == ProposalStatus.accepted.value,
+)
+_INSERT_BALLOT = insert(Ballot.__table__)  # type: ignore[attr-defined]
+_INSERT_ITEM = insert(BallotItem.__table__)  # type: ignore[attr-defined]
 
 
 def cast_ballot(
@@ -129,32 +181,47 @@ def cast_ballot(
 ) -> Ballot:
     """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed).
 
-    ``garbage``: the form also sent values that are not project ids (refused).
+    ``garbage``: the form also sent values that are not project ids (refused). The returned
+    ``Ballot`` is the stored row's values (not attached to the session).
     """
-    code = eligibility_service.find_access_code(session, text=code_text, key=key)
-    sheet = sheet_for_district(session, district_id=code.district_id, lock=True)
-    problems = problems_of(sheet, chosen)
+    canonical = eligibility_service.canonical_code(code_text)
+    connection = session.connection()
+    row = connection.execute(_CAST_LOOKUP, {"code_hash": code_hash(key, canonical)}).first()
+    if row is None:
+        raise eligibility_service.AccessCodeUnknownError()
+    if row.used:
+        raise eligibility_service.AccessCodeUsedError()
+    if row.phase != Phase.voting.value:
+        raise VotingClosedError()
+    costs = {
+        pid: cost or 0
+        for pid, cost in connection.execute(_BALLOT_COSTS, {"district_id": row.district_id})
+    }
+    problems = _problems(costs, row.budget_minor, row.min_choices, row.max_choices, chosen)
     if garbage:
         problems.append("bad_value")
     if problems:
+        sheet = sheet_for_district(session, district_id=row.district_id)
         budget_text = format_money(sheet.district.budget_minor, sheet.cycle.currency)
         raise BallotInvalidError(problems, budget_text=budget_text, sheet=sheet)
-    assert code.id is not None and sheet.cycle.id is not None and sheet.district.id is not None
-    eligibility_service.use_access_code(session, code_id=code.id)
-    costs = sheet.costs
+    eligibility_service.use_access_code(session, code_id=row.id)
+    picked = sorted(set(chosen))
     ballot = Ballot(
         id=secrets.token_hex(16),
-        cycle_id=sheet.cycle.id,
-        district_id=sheet.district.id,
-        total_cost=sum(costs[p] for p in set(chosen)),
+        cycle_id=row.cycle_id,
+        district_id=row.district_id,
+        total_cost=sum(costs[p] for p in picked),
     )
-    session.add(ballot)
-    session.flush()
-    session.execute(
-        BallotItem.__table__.insert(),  # type: ignore[attr-defined]
-        [{"ballot_id": ballot.id, "proposal_id": p} for p in sorted(set(chosen))],
+    connection.execute(
+        _INSERT_BALLOT,
+        {
+            "id": ballot.id,
+            "cycle_id": ballot.cycle_id,
+            "district_id": ballot.district_id,
+            "total_cost": ballot.total_cost,
+        },
     )
-    session.flush()
+    connection.execute(_INSERT_ITEM, [{"ballot_id": ballot.id, "proposal_id": p} for p in picked])
     return ballot
 
 

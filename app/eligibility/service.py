@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -114,12 +114,17 @@ def issue_access_codes(
     return batch, codes
 
 
-def find_access_code(session: Session, *, text: str, key: bytes) -> AccessCode:
-    """The stored code matching what a voter typed; refuses typos, unknown and used codes."""
+def canonical_code(text: str) -> str:
+    """What a voter typed, in canonical form; refuses typos (``AccessCodeFormatError``)."""
     try:
-        canonical = normalize_code(text)
+        return normalize_code(text)
     except CodeFormatError as exc:
         raise AccessCodeFormatError(exc.reason) from exc
+
+
+def find_access_code(session: Session, *, text: str, key: bytes) -> AccessCode:
+    """The stored code matching what a voter typed; refuses typos, unknown and used codes."""
+    canonical = canonical_code(text)
     found: AccessCode | None = session.execute(
         select(AccessCode).where(AccessCode.code_hash == code_hash(key, canonical))  # type: ignore[arg-type]
     ).scalar_one_or_none()
@@ -130,14 +135,17 @@ def find_access_code(session: Session, *, text: str, key: bytes) -> AccessCode:
     return found
 
 
+_USE_CODE = (
+    update(AccessCode)
+    .where(AccessCode.id == bindparam("code_id"), AccessCode.used == False)  # type: ignore[arg-type]  # noqa: E712
+    .values(used=True)
+)
+
+
 def use_access_code(session: Session, *, code_id: int) -> None:
     """Mark a code used, atomically: a conditional UPDATE that only one transaction can win."""
-    result = session.execute(
-        update(AccessCode)
-        .where(AccessCode.id == code_id, AccessCode.used == False)  # type: ignore[arg-type]  # noqa: E712
-        .values(used=True)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = session.connection().execute(_USE_CODE, {"code_id": code_id})
+    if result.rowcount != 1:
         raise AccessCodeUsedError()
 
 
@@ -163,6 +171,11 @@ def client_bucket(*, client: str, key: bytes) -> str:
     return "code:" + client_hash(key, client)[:64]
 
 
+_ATTEMPTS = select(RateLimitBucket.window_start, RateLimitBucket.failures).where(  # type: ignore[call-overload]
+    RateLimitBucket.bucket == bindparam("bucket")
+)
+
+
 def check_attempts(
     session: Session,
     *,
@@ -173,7 +186,7 @@ def check_attempts(
 ) -> None:
     """Refuse a client that made ``limit`` failed attempts in the current window."""
     start = now - now % window
-    row = session.get(RateLimitBucket, bucket)
+    row = session.connection().execute(_ATTEMPTS, {"bucket": bucket}).first()
     if row is not None and row.window_start == start and row.failures >= limit:
         raise TooManyAttemptsError()
 

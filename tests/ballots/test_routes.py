@@ -67,13 +67,14 @@ def test_open_ballot_and_update_the_meter(
     if htmx:
         # Only the meter comes back, as an out-of-band swap.
         assert page.find("html") is None and page.find("form") is None
-        assert meter.get("hx-swap-oob") == "true"
+        assert meter.get("hx-swap-oob") == "innerHTML"
     else:
         assert page.find("html") is not None and meter.get("hx-swap-oob") is None
         boxes = page.find_all("input", {"type": "checkbox", "name": "project"})
         assert len(boxes) == 3
         assert sorted(int(b["value"]) for b in boxes if b.has_attr("checked")) == sorted(ids)
-    assert "over" in meter["class"]
+    assert "over" in meter.find("div", class_="meter")["class"]
+    assert response.headers["cache-control"] == "no-store"
     assert ballots(db_session) == 0
 
 

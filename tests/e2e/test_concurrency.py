@@ -90,3 +90,32 @@ def test_fifty_simultaneous_casts_with_one_code_give_one_ballot(live_server: Liv
             )
         ).scalar_one()
     assert (stored, used) == (1, 1)
+
+
+def test_wrong_codes_are_counted_across_worker_processes(live_server: LiveServer) -> None:
+    """Each attempt on a fresh connection (either of the 2 workers may answer): the 11th wrong
+    code is refused with 429 because the count lives in the database, not in a process."""
+    import time
+
+    from sqlalchemy import delete
+
+    from app.eligibility.models import RateLimitBucket
+
+    window = eligibility_service.FAILURE_WINDOW_SECONDS
+    limit = eligibility_service.FAILURE_LIMIT
+    for _attempt in range(2):  # again if a rate-limit window boundary fell inside the run
+        with write_transaction(live_server.engine) as session:
+            session.execute(delete(RateLimitBucket))
+        started = int(time.time()) // window
+        statuses = []
+        for n in range(limit + 3):
+            with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
+                token = client.get("/api/session").json()["csrf_token"]
+                wrong = f"0000-0000-0000-0000-0000-{n:04d}"
+                response = client.post(
+                    "/api/ballots/open", json={"code": wrong}, headers={"X-CSRF-Token": token}
+                )
+                statuses.append(response.status_code)
+        if int(time.time()) // window == started:
+            break
+    assert statuses == [422] * limit + [429] * 3, statuses

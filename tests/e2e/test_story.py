@@ -151,7 +151,7 @@ def test_whole_cycle(live_server: LiveServer, mode: str) -> None:
         assert meter.status_code == 200
         meter_el = html(meter).find(id="meter")
         assert meter_el is not None
-        assert (meter_el.get("hx-swap-oob") == "true") == htmx
+        assert (meter_el.get("hx-swap-oob") == "innerHTML") == htmx
         # Over budget is refused with the form again, then the real choice is cast.
         if titles == ["Shade trees"]:
             over = voter.form(
