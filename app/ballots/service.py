@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from app.ballots.models import Ballot, BallotItem
@@ -233,3 +233,32 @@ def ballot_count(session: Session, *, district_id: int) -> int:
             select(func.count()).select_from(Ballot).where(Ballot.district_id == district_id)  # type: ignore[arg-type]
         ).scalar_one()
     )
+
+
+def unlink_row_versions(session: Session, *, cycle_id: int) -> None:
+    """Rewrite every ballot, ballot item and access code of a cycle in this one transaction.
+
+    PostgreSQL stamps each row version with the id of the transaction that wrote it
+    (``xmin``).  A cast writes its ballot and marks its code used in one transaction, so the
+    stamps join a ballot to its code exactly.  Rewritten together, all of a cycle's ballots
+    and codes carry one stamp and the join says nothing (the old versions go with the next
+    vacuum).  Run when voting has closed (results publication); a no-op change on SQLite.
+    """
+    ballots = select(Ballot.id).where(Ballot.cycle_id == cycle_id)  # type: ignore[call-overload]
+    session.execute(
+        update(Ballot)
+        .where(Ballot.cycle_id == cycle_id)  # type: ignore[arg-type]
+        .values(total_cost=Ballot.total_cost)
+    )
+    session.execute(
+        update(BallotItem)
+        .where(BallotItem.ballot_id.in_(ballots))  # type: ignore[attr-defined]
+        .values(proposal_id=BallotItem.proposal_id)
+    )
+    districts = select(District.id).where(District.cycle_id == cycle_id)  # type: ignore[call-overload]
+    session.execute(
+        update(AccessCode)
+        .where(AccessCode.district_id.in_(districts))  # type: ignore[attr-defined]
+        .values(used=AccessCode.used)
+    )
+    session.flush()

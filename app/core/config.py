@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET = "dev-secret-change-me"
 DEV_ACCESS_CODE_KEY = "dev-access-code-key-change-me"
 DEV_VOTER_KEY = "dev-voter-key-change-me"
+# A key anyone can guess (``x``, a blank, a word) is no better than the default.
+MIN_SECRET_LENGTH = 16
 _DEFAULT_SECRETS = {
     "secret_key": DEV_SECRET,
     "access_code_key": DEV_ACCESS_CODE_KEY,
@@ -56,12 +58,14 @@ class Settings(BaseSettings):
             return self
         bad = [
             f"PLAZA_{name.upper()}"
-            for name, default in _DEFAULT_SECRETS.items()
-            if getattr(self, name).get_secret_value() in (default, "")
+            for name in _DEFAULT_SECRETS
+            if getattr(self, name).get_secret_value().strip() in {*_DEFAULT_SECRETS.values(), ""}
+            or len(getattr(self, name).get_secret_value().strip()) < MIN_SECRET_LENGTH
         ]
         if bad:
             raise ValueError(
-                f"{', '.join(bad)} must be set to a secret value when "
+                f"{', '.join(bad)} must be set to a secret value (at least "
+                f"{MIN_SECRET_LENGTH} characters, e.g. `openssl rand -hex 32`) when "
                 f"PLAZA_ENVIRONMENT={self.environment}"
             )
         keys = [getattr(self, n).get_secret_value() for n in _DEFAULT_SECRETS]

@@ -17,7 +17,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -263,6 +264,22 @@ async def out_of_range_handler(request: Request, exc: Exception) -> Response:
     return _error_page(request, 422, message)
 
 
+async def conflict_handler(request: Request, exc: Exception) -> Response:
+    """A database constraint refused the write (e.g. two sign-ups with one e-mail racing).
+
+    Services check first, so this is the race they cannot see; the transaction has rolled
+    back, so retrying is safe.
+    """
+    log.warning("constraint refused a write on %s %s: %s", request.method, request.url.path, exc)
+    message = _(
+        "This change conflicts with another one made at the same time. Nothing was "
+        "saved; please try again."
+    )
+    if wants_json(request):
+        return problem(409, "Conflict", message, code="conflict")
+    return _error_page(request, 409, message)
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = _("Something went wrong on our side. Nothing was saved; please try again.")
@@ -278,15 +295,36 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
 def _has_control_character(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in value) or (
-            "\x7f" in value
-        )
-    if isinstance(value, dict):
-        return any(_has_control_character(k) or _has_control_character(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_control_character(v) for v in value)
+    """Whether any string in ``value`` (nested dicts and lists too) has a control character.
+
+    Iterative: a hostile, deeply nested JSON body must not exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x7f" in item or any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form (parsed once, cached by Starlette), its uploads closed at the end.
+
+    FastAPI closes the files of the forms it parses for ``Form()`` parameters; a form read
+    by hand (app-wide dependencies, handlers with dynamic fields) needs the same, or every
+    uploaded part leaks an open temporary file.
+    """
+    form = await request.form()
+    stack = request.scope.get("fastapi_middleware_astack")
+    if stack is not None:
+        stack.push_async_callback(form.close)
+    return form
 
 
 async def reject_control_characters(request: Request) -> None:
@@ -301,7 +339,7 @@ async def reject_control_characters(request: Request) -> None:
         return
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
+        form = await read_form(request)
         values: list[Any] = [v for v in form.values() if isinstance(v, str)]
         values += list(form.keys())
     elif content_type.startswith("application/json"):
@@ -309,8 +347,8 @@ async def reject_control_characters(request: Request) -> None:
 
         try:
             values = [json.loads(await request.body())]
-        except ValueError:
-            return  # malformed JSON: the validation handler answers 422
+        except (ValueError, RecursionError):
+            return  # malformed or absurdly nested JSON: FastAPI's parser refuses it (4xx)
     else:
         return
     if any(_has_control_character(v) for v in values):
@@ -370,4 +408,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(OverflowError, out_of_range_handler)
     app.add_exception_handler(DataError, out_of_range_handler)
+    app.add_exception_handler(IntegrityError, conflict_handler)
     app.add_exception_handler(Exception, server_error_handler)

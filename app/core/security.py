@@ -34,7 +34,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings, SettingsDep, get_settings
 from app.core.db import SAFE_METHODS, SessionDep, UTCDateTime, utcnow
-from app.core.errors import AuthenticationRequiredError, CsrfError, PermissionDeniedError
+from app.core.errors import (
+    AuthenticationRequiredError,
+    CsrfError,
+    PermissionDeniedError,
+    read_form,
+)
 from app.core.i18n import N_
 
 SESSION_COOKIE = "plaza_session"
@@ -303,10 +308,12 @@ async def verify_csrf(request: Request, settings: SettingsDep) -> None:
     if not sent:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            form = await read_form(request)
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, csrf_token(request, settings)):
+    # Compare bytes: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500).
+    expected = csrf_token(request, settings).encode()
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected):
         raise CsrfError()
 
 

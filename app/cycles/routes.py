@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request, Response
 from starlette.datastructures import FormData
 
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError
+from app.core.errors import DomainError, FormError, read_form
 from app.core.htmx import see_other
 from app.core.i18n import _
 from app.core.money import minor_to_major_text, parse_money
@@ -95,7 +95,7 @@ def new_form(request: Request, user: OrganizerUser) -> Response:
 
 @router.post("/cycles", name="cycles:create")
 async def create(request: Request, user: OrganizerUser, session: SessionDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         currency = values.get("currency", "").strip().upper()
@@ -182,7 +182,7 @@ def settings_page(
 async def update_details(
     request: Request, user: OrganizerUser, cycle: ValidCycle, session: SessionDep
 ) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
         service.update_cycle(

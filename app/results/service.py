@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.ballots.models import Ballot, BallotItem
-from app.ballots.service import ballot_projects
+from app.ballots.service import ballot_projects, unlink_row_versions
 from app.core.db import utcnow
 from app.core.errors import ConflictError, DomainError, NotFoundError
 from app.core.i18n import _
@@ -103,6 +103,7 @@ def publish_results(
         raise VotingNotClosedError()
     scale = 10 ** currency_exponent(cycle.currency)
     now = utcnow()
+    unlink_row_versions(session, cycle_id=cycle.id or 0)
     districts = session.execute(
         select(District)
         .where(District.cycle_id == cycle.id)  # type: ignore[arg-type]
