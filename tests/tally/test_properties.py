@@ -145,3 +145,20 @@ def test_equal_shares_is_ejr_up_to_one(e: Election) -> None:
         chosen = tally(e, rule).selected
         allocation = [p for p in instance if p.name in chosen]
         assert is_EJR_one_approval(instance, profile, Cost_Sat, allocation)
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative")),
+    st.sampled_from(["equalshares", "equalshares/add1", "equalshares/add1-greedy"]),
+)
+def test_gmpy2_accelerator_changes_nothing(e: Election, rule: str) -> None:
+    with_gmpy2 = tally(e, rule, tie_break="pabutools")
+    saved = mes._MPQ
+    mes._MPQ = None  # the standard library's Fraction only
+    try:
+        pure = tally(e, rule, tie_break="pabutools")
+    finally:
+        mes._MPQ = saved
+    assert pure == with_gmpy2
+    assert mes.ACCELERATOR == "gmpy2"  # installed by make install, so both paths ran

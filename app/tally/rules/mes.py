@@ -25,10 +25,13 @@ How it is fast (the arithmetic stays exact ``Fraction``):
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from app.tally.model import Election, ballot_points
 from app.tally.outcome import Number, Outcome, money
@@ -36,6 +39,37 @@ from app.tally.tiebreak import TieKey, describe_tie
 
 INF = math.inf
 ZERO = Fraction(0)
+
+
+def _load_mpq() -> Callable[..., Any] | None:
+    """gmpy2's exact rationals (~10x faster than Fraction), if installed and not disabled."""
+    if os.environ.get("PLAZA_TALLY_PURE"):
+        return None
+    try:
+        module = importlib.import_module("gmpy2")
+    except ImportError:  # pragma: no cover - the standard library gives the same results
+        return None
+    mpq: Callable[..., Any] = module.mpq
+    return mpq
+
+
+_MPQ = _load_mpq()
+ACCELERATOR = "gmpy2" if _MPQ is not None else "none"
+
+
+def Q(x: Fraction | int) -> Any:  # noqa: N802 - the exact rational type used in runs
+    if _MPQ is None:
+        return Fraction(x)
+    if isinstance(x, Fraction):
+        return _MPQ(x.numerator, x.denominator)
+    return _MPQ(x)
+
+
+def _frac(x: Any) -> Fraction:
+    """An exact Fraction from a Fraction or a gmpy2 rational."""
+    if isinstance(x, Fraction):
+        return x
+    return Fraction(int(x.numerator), int(x.denominator))
 
 
 @dataclass
@@ -52,6 +86,8 @@ class Prepared:
     unsupported: list[str]
     all_voters: int
     cost_utilities: bool
+    qcost: dict[str, Any] = field(default_factory=dict)  # costs as accelerated rationals
+    qgroups: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
 
 
 def prepare(election: Election) -> Prepared:
@@ -85,7 +121,11 @@ def prepare(election: Election) -> Prepared:
     candidates = [pid for pid in projects if union[pid] and projects[pid].cost > 0]
     free = [pid for pid in projects if union[pid] and projects[pid].cost == 0]
     unsupported = [pid for pid in projects if not union[pid]]
+    qcost = {pid: Q(p.cost) for pid, p in projects.items()}
+    qgroups = {pid: [(Q(u), mask) for u, mask in entries] for pid, entries in groups.items()}
     return Prepared(
+        qcost=qcost,
+        qgroups=qgroups,
         n=n,
         cost={pid: p.cost for pid, p in projects.items()},
         groups=groups,
@@ -109,12 +149,12 @@ def _bitset(indices: list[int], n: int) -> int:
 class Affine:
     """``a + g * b`` as a function of the per-voter budget ``b``, with its value at the run's b."""
 
-    a: Fraction
-    g: Fraction
-    v: Fraction
+    a: Any
+    g: Any
+    v: Any
 
 
-def _first_drop(da: Fraction, dg: Fraction, b: Fraction) -> float | Fraction:
+def _first_drop(da: Any, dg: Any, b: Any) -> Any:
     """Smallest ``t >= b`` where ``da + dg * t`` (>= 0 at b) reaches 0 going down, else inf."""
     if dg >= 0:
         return INF
@@ -128,6 +168,7 @@ class Payment:
     voters: int
     paid_each: Fraction
     all_they_had: bool
+    average: bool = False  # paid_each is the average of different leftovers
 
 
 @dataclass
@@ -145,7 +186,7 @@ class RunResult:
     rounds: list[Round]
     rho: dict[str, Fraction]  # last price seen per project (selection price for winners)
     shortfall: dict[str, Fraction]  # unfunded candidates: cost - supporters' money at the end
-    threshold: float | Fraction = INF
+    threshold: float | Fraction | None = INF  # None: not tracked
     evaluations: int = 0
     ties: list[str] = field(default_factory=list)
 
@@ -155,14 +196,14 @@ class _Class:
 
     __slots__ = ("a", "g", "v", "mask")
 
-    def __init__(self, a: Fraction, g: Fraction, v: Fraction, mask: int) -> None:
+    def __init__(self, a: Any, g: Any, v: Any, mask: int) -> None:
         self.a = a
         self.g = g
         self.v = v
         self.mask = mask
 
 
-_Payer = tuple[_Class, Fraction, int, bool]  # class, utility, number of voters, pays all
+_Payer = tuple[_Class, Any, int, bool]  # class, utility, number of voters, pays all
 
 
 def run(
@@ -176,57 +217,106 @@ def run(
     """One run of MES with per-voter budget ``b``.
 
     With ``track``, also the smallest budget ``>= b`` at which any decision of this run could
-    change (``threshold``; ``inf`` if none can).
+    change (``threshold``; ``inf`` if none can). Arithmetic is exact throughout (gmpy2's
+    rationals when installed, else Fraction); results are Fractions.
     """
-    cost = prep.cost
-    groups = prep.groups
+    cost = prep.qcost
+    groups = prep.qgroups
     union = prep.union
-    one = Fraction(1)
-    classes: list[_Class] = [_Class(ZERO, one, b, prep.all_voters)]
-    threshold: float | Fraction = INF
+    zero = Q(0)
+    bq = Q(b)
+    classes: list[_Class] = [_Class(zero, Q(1), bq, prep.all_voters)]
+    alive = prep.all_voters  # voters with money left (untracked runs)
+    threshold: Any = INF
     selected: list[str] = list(sorted(prep.free, key=tie_key))
     rounds: list[Round] = []
     ties: list[str] = []
     remaining = set(prep.candidates)
-    zero_bound = Affine(ZERO, ZERO, ZERO)  # every project is evaluated in round 1
+    zero_bound = Affine(zero, zero, zero)  # every project is evaluated in round 1
     lower: dict[str, Affine] = dict.fromkeys(remaining, zero_bound)
     dirty = set(remaining)
-    last_rho: dict[str, Fraction] = {}
-    shortfall: dict[str, Fraction] = {}
+    last_rho: dict[str, Any] = {}
+    shortfall: dict[str, Any] = {}
     evaluations = 0
     cache: dict[str, tuple[Affine, list[_Payer]]] = {}
+
+    def evaluate_walk(pid: str) -> tuple[Affine, list[_Payer]] | None:
+        """Untracked price: walk the classes from the poorest up to the first supporter who
+        can pay the price; the richer ones only count (one popcount per utility value)."""
+        nonlocal evaluations
+        evaluations += 1
+        c = cost[pid]
+        entries = groups[pid]
+        left_u = zero
+        for u, mask in entries:
+            left_u += (alive & mask).bit_count() * u
+        paid_v = zero
+        if len(entries) == 1:
+            u, mask = entries[0]
+            for cls in classes:  # sorted by money, poorest first
+                k = (cls.mask & mask).bit_count()
+                if not k:
+                    continue
+                factor = (c - paid_v) / left_u
+                if factor * u <= cls.v:
+                    return Affine(zero, zero, factor), []
+                paid_v += k * cls.v
+                left_u -= k * u
+        else:
+            stream = sorted(
+                (
+                    (cls.v / u, index, u, mask)
+                    for u, mask in entries
+                    for index, cls in enumerate(classes)
+                ),
+                key=lambda item: item[0],
+            )
+            for _, index, u, mask in stream:
+                cls = classes[index]
+                k = (cls.mask & mask).bit_count()
+                if not k:
+                    continue
+                factor = (c - paid_v) / left_u
+                if factor * u <= cls.v:
+                    return Affine(zero, zero, factor), []
+                paid_v += k * cls.v
+                left_u -= k * u
+        shortfall[pid] = c - paid_v
+        return None
 
     def evaluate(pid: str) -> tuple[Affine, list[_Payer]] | None:
         """Price of ``pid`` now (affine in b) with its payers, or None if unaffordable."""
         nonlocal threshold, evaluations
         evaluations += 1
         c = cost[pid]
-        items: list[tuple[Fraction, _Class, Fraction, int]] = []
-        money_v = ZERO
-        total_u = ZERO
+        items: list[tuple[Any, _Class, Any, int]] = []
+        money_v = zero
+        total_u = zero
         for u, mask in groups[pid]:
+            count = 0
             for cls in classes:
                 k = (cls.mask & mask).bit_count()
                 if k:
                     items.append((cls.v / u, cls, u, k))
                     money_v += k * cls.v
-                    total_u += k * u
+                    count += k
+            total_u += count * u
         if money_v < c:
             if track:
-                money_a = sum((k * cls.a for _, cls, _, k in items), ZERO)
-                money_g = sum((k * cls.g for _, cls, _, k in items), ZERO)
-                threshold = min(threshold, _first_drop(c - money_a, -money_g, b))
+                money_a = sum((k * cls.a for _, cls, _, k in items), zero)
+                money_g = sum((k * cls.g for _, cls, _, k in items), zero)
+                threshold = min(threshold, _first_drop(c - money_a, -money_g, bq))
             shortfall[pid] = c - money_v
             return None
         if track:
-            money_a = sum((k * cls.a for _, cls, _, k in items), ZERO)
-            money_g = sum((k * cls.g for _, cls, _, k in items), ZERO)
-            threshold = min(threshold, _first_drop(money_a - c, money_g, b))
+            money_a = sum((k * cls.a for _, cls, _, k in items), zero)
+            money_g = sum((k * cls.g for _, cls, _, k in items), zero)
+            threshold = min(threshold, _first_drop(money_a - c, money_g, bq))
         items.sort(key=lambda item: item[0])
-        paid_v = ZERO
+        paid_v = zero
         left_u = total_u
         split = len(items)
-        rho_v = ZERO
+        rho_v = zero
         for index, (_, cls, u, k) in enumerate(items):
             factor = (c - paid_v) / left_u
             if factor * u <= cls.v:
@@ -238,8 +328,8 @@ def run(
         else:  # pragma: no cover - money_v >= c guarantees a rich supporter
             raise AssertionError("equal shares: no supporter can pay")
         if track:
-            paid_a = sum((k * cls.a for _, cls, _, k in items[:split]), ZERO)
-            paid_g = sum((k * cls.g for _, cls, _, k in items[:split]), ZERO)
+            paid_a = sum((k * cls.a for _, cls, _, k in items[:split]), zero)
+            paid_g = sum((k * cls.g for _, cls, _, k in items[:split]), zero)
             rho = Affine((c - paid_a) / left_u, -paid_g / left_u, rho_v)
             for index, (_, cls, u, _k) in enumerate(items):
                 # poor: rho*u - money > 0 must hold; rich: money - rho*u >= 0 must hold
@@ -247,9 +337,9 @@ def run(
                 dg = rho.g * u - cls.g
                 if index >= split:
                     da, dg = -da, -dg
-                threshold = min(threshold, _first_drop(da, dg, b))
+                threshold = min(threshold, _first_drop(da, dg, bq))
         else:
-            rho = Affine(ZERO, ZERO, rho_v)
+            rho = Affine(zero, zero, rho_v)
         payers = [(cls, u, k, index < split) for index, (_, cls, u, k) in enumerate(items)]
         return rho, payers
 
@@ -264,7 +354,7 @@ def run(
                 skipped.append(pid)
                 continue
             if pid in dirty:
-                result = evaluate(pid)
+                result = evaluate(pid) if track else evaluate_walk(pid)
                 dirty.discard(pid)
                 if result is None:
                     remaining.discard(pid)
@@ -289,31 +379,46 @@ def run(
             w = evaluated[winner]
             for pid, rho in evaluated.items():
                 if pid != winner:
-                    threshold = min(threshold, _first_drop(rho.a - w.a, rho.g - w.g, b))
+                    threshold = min(threshold, _first_drop(rho.a - w.a, rho.g - w.g, bq))
             for pid in skipped:
                 lb = lower[pid]
-                threshold = min(threshold, _first_drop(lb.a - w.a, lb.g - w.g, b))
+                threshold = min(threshold, _first_drop(lb.a - w.a, lb.g - w.g, bq))
         rho, payers = cache.pop(winner)
+        if not track:
+            payers = []
+            for u, mask in groups[winner]:
+                threshold_u = rho.v * u
+                for cls in classes:
+                    k = (cls.mask & mask).bit_count()
+                    if k:
+                        payers.append((cls, u, k, cls.v < threshold_u))
         remaining.discard(winner)
         selected.append(winner)
         payments: list[Payment] = []
         touched = union[winner]
         # every payer (class, utility) moves to a new class; the rest of the class stays
-        by_affine: dict[tuple[Fraction, Fraction], _Class] = {}
+        by_affine: dict[tuple[Any, Any], _Class] = {}
         fresh: list[_Class] = []
+        paid: dict[tuple[Any, Any, bool], int] = {}
         for cls, u, k, poor in payers:
             part = cls.mask & _group_mask(groups[winner], u)
             if poor:
-                payments.append(Payment(u, k, cls.v, True))
+                paid[(u, cls.v, True)] = paid.get((u, cls.v, True), 0) + k
                 continue
             pay = rho.v * u
-            payments.append(Payment(u, k, pay, False))
-            na = cls.a - rho.a * u
-            ng = cls.g - rho.g * u
+            paid[(u, pay, False)] = paid.get((u, pay, False), 0) + k
             nv = cls.v - pay
-            if nv == 0 and (not track or (na == 0 and ng == 0)):
-                continue  # voters left with nothing drop out of the classes
-            key = (na, ng) if track else (nv, ZERO)
+            if track:
+                na = cls.a - rho.a * u
+                ng = cls.g - rho.g * u
+                if na == 0 and ng == 0:
+                    continue  # voters left with nothing drop out of the classes
+                key = (na, ng)
+            else:
+                if nv == 0:
+                    continue
+                na = ng = zero
+                key = (nv, zero)
             same = by_affine.get(key)
             if same is None:
                 same = _Class(na, ng, nv, part)
@@ -321,6 +426,19 @@ def run(
                 fresh.append(same)
             else:
                 same.mask |= part
+        if len(paid) > 8:  # many poor supporters with different leftovers: summarise them
+            rich = {key: k for key, k in paid.items() if not key[2]}
+            poor_by_u: dict[Any, list[Any]] = {}
+            for (u, amount, poor), k in paid.items():
+                if poor:
+                    entry = poor_by_u.setdefault(u, [0, zero])
+                    entry[0] += k
+                    entry[1] += k * amount
+            paid = dict(rich)
+            for u, (k, total) in poor_by_u.items():
+                payments.append(Payment(_frac(u), k, _frac(total / k), True, average=True))
+        for (u, amount, poor), k in paid.items():
+            payments.append(Payment(_frac(u), k, _frac(amount), poor))
         kept = []
         for cls in classes:
             if cls.mask & touched:
@@ -328,26 +446,30 @@ def run(
             if cls.mask:
                 kept.append(cls)
         classes = kept + fresh
-        rounds.append(Round(winner, rho.v, payments, tied))
+        if not track:
+            classes.sort(key=lambda cls: cls.v)
+            alive = 0
+            for cls in classes:
+                alive |= cls.mask
+        rounds.append(Round(winner, _frac(rho.v), payments, tied))
         for pid in remaining:
             if pid not in dirty and union[pid] & touched:
                 dirty.add(pid)
-    for pid in remaining:
-        if pid not in shortfall:
-            shortfall[pid] = ZERO
     return RunResult(
         b=b,
         selected=selected,
         rounds=rounds,
-        rho=last_rho,
-        shortfall={pid: shortfall[pid] for pid in prep.candidates if pid not in selected},
-        threshold=threshold,
+        rho={pid: _frac(v) for pid, v in last_rho.items()},
+        shortfall={
+            pid: _frac(shortfall.get(pid, zero)) for pid in prep.candidates if pid not in selected
+        },
+        threshold=(threshold if threshold == INF else _frac(threshold)) if track else None,
         evaluations=evaluations,
         ties=ties,
     )
 
 
-def _group_mask(entries: list[tuple[Fraction, int]], u: Fraction) -> int:
+def _group_mask(entries: list[tuple[Any, int]], u: Any) -> int:
     for value, mask in entries:
         if value == u:
             return mask
@@ -384,6 +506,7 @@ def add_one(
     n = prep.n
     b0 = budget / n
     base = b0.numerator // b0.denominator
+    everything = len(prep.candidates) + len(prep.free)
     first = run(prep, b0, tie_key, tie_break, track=fast)
     runs = 1
     if sum(prep.cost.values(), ZERO) <= budget:
@@ -393,17 +516,28 @@ def add_one(
     last = first
     last_k = 0
     k = 1
-    if len(first.selected) == len(prep.candidates) + len(prep.free):
+    if len(first.selected) == everything:
         return Add1Result(first, 0, runs, "every supported project is funded")
+    # Tracking costs about as much as it saves when the outcome changes at almost every
+    # step; after a tracked run that skips nothing, the next runs go untracked for a while.
+    misses = 0
+    wait = 0
     while True:
-        if fast:
-            t = last.threshold
+        t = last.threshold
+        if t is not None:
             if t == INF:
                 return Add1Result(last, last_k, runs, "the outcome cannot change any more")
-            # first schedule point >= t, strictly after the last one run
-            need = math.ceil(Fraction(t) - base) if not isinstance(t, float) else k
-            k = max(k, need)
-        current = run(prep, Fraction(base + k), tie_key, tie_break, track=fast)
+            need = math.ceil(Fraction(t) - base)  # first schedule point >= t
+            if need > k:
+                misses = 0
+                k = need
+            else:
+                misses += 1
+                wait = min(2**misses, 64)
+        track = fast and wait == 0
+        if wait:
+            wait -= 1
+        current = run(prep, Fraction(base + k), tie_key, tie_break, track=track)
         runs += 1
         if total_cost(prep, current.selected) > budget:
             stop = f"per-voter budget {base + k} goes over"
@@ -418,7 +552,7 @@ def add_one(
             return Add1Result(last, last_k, runs, stop)
         last, last_k = current, k
         k += 1
-        if len(current.selected) == len(prep.candidates) + len(prep.free):
+        if len(current.selected) == everything:
             return Add1Result(last, last_k, runs, "every supported project is funded")
 
 
@@ -433,7 +567,8 @@ def explain(
             if not cost_utilities:
                 who += f" giving {_num(pay.utility)} points"
             if pay.all_they_had:
-                paid.append(f"{who} paid all they had left ({money(pay.paid_each)} each)")
+                each = "on average" if pay.average else "each"
+                paid.append(f"{who} paid all they had left ({money(pay.paid_each)} {each})")
             else:
                 paid.append(f"{who} paid {money(pay.paid_each)} each")
         cost = prep.cost[rnd.project]
@@ -502,6 +637,7 @@ def outcome_of(
                         "voters": p.voters,
                         "paid_each": p.paid_each,
                         "all_they_had": p.all_they_had,
+                        "average": p.average,
                     }
                     for p in r.payments
                 ],
