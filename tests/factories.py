@@ -8,6 +8,7 @@ Argon2id parameters.
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import date
 from typing import Any
 
@@ -66,6 +67,7 @@ def make_cycle(
         Phase.implementation,
     ):
         values.setdefault("rules_frozen_at", utcnow())
+        values.setdefault("tie_break_seed", secrets.token_hex(32))
     cycle = Cycle(**values)
     session.add(cycle)
     session.flush()

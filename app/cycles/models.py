@@ -57,6 +57,8 @@ class Cycle(SQLModel, table=True):
     tally_rule: str = Field(default="greedy", max_length=40)
     tie_break: str = Field(default="default", max_length=40)
     rules_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Tie-break lot seed (hex), drawn with ``secrets`` when voting opens; revealed with results.
+    tie_break_seed: str | None = Field(default=None, max_length=64)
     created_by_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("user_account.id", ondelete="SET NULL")),

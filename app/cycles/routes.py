@@ -30,7 +30,7 @@ from app.cycles.schemas import (
     VotingRules,
 )
 from app.cycles.views import cycle_context, cycle_read
-from app.tally import RULES, TIE_BREAKS
+from app.tally import TIE_BREAKS
 
 router = APIRouter(tags=["pages: cycles"])
 api = APIRouter(prefix="/api", tags=["cycles"])
@@ -55,11 +55,13 @@ def _plan_from_form(form: FormData) -> dict[str, date | None]:
     return plan
 
 
-def _rules_context() -> dict[str, Any]:
+def _rules_context(cycle: Cycle) -> dict[str, Any]:
+    rules = service.tally_rules_for(cycle.ballot_kind)
     return {
         "ballot_kinds": service.SUPPORTED_BALLOT_KINDS,
-        "tally_rules": list(RULES),
-        "tie_breaks": list(TIE_BREAKS),
+        "tally_rules": [(r, service.rule_label(r)) for r in rules],
+        "rule_help": [(service.rule_label(r), service.rule_explanation(r)) for r in rules],
+        "tie_breaks": [(t, service.tie_break_label(t)) for t in TIE_BREAKS],
     }
 
 
@@ -158,7 +160,7 @@ def _settings_page(
     status_code: int = 200,
 ) -> Response:
     ctx = cycle_context(session, cycle)
-    ctx.update(_rules_context())
+    ctx.update(_rules_context(cycle))
     ctx.update(
         {
             "error": error,

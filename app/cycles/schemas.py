@@ -65,6 +65,7 @@ class CycleRead(BaseModel):
     max_choices: int | None
     tally_rule: str
     tie_break: str
+    tie_break_seed_commitment: str | None = None
     rules_frozen_at: datetime | None
     districts: list[DistrictRead]
     phase_plan: list[PhaseRead]

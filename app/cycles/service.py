@@ -9,8 +9,11 @@ here with the counts; results are published only by the results service
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date
+from fractions import Fraction
+from typing import cast
 
 from babel.numbers import list_currencies
 from sqlmodel import Session, col, select
@@ -27,7 +30,8 @@ from app.cycles.models import (
     Phase,
     PhaseChange,
 )
-from app.tally import RULES, TIE_BREAKS
+from app.ledger.verify.recount import seed_commitment
+from app.tally import RULES, TIE_BREAKS, BallotKind, BallotRules, Election, TallyError, tally
 
 # Ballot kinds the ballot pages support today (app.tally counts more).
 SUPPORTED_BALLOT_KINDS: tuple[str, ...] = ("approval",)
@@ -42,6 +46,116 @@ PHASE_LABELS: dict[str, str] = {
     Phase.results: N_("Results"),
     Phase.implementation: N_("Implementation"),
 }
+
+
+#: Counting rules a resident can read about: rule id -> (label, one-line explanation).
+TALLY_RULE_TEXT: dict[str, tuple[str, str]] = {
+    "greedy": (
+        N_("Greedy"),
+        N_(
+            "Projects with the most votes first; a project that no longer fits in the budget "
+            "is skipped and counting goes on with the next."
+        ),
+    ),
+    "greedy-no-skip": (
+        N_("Greedy, stop at the first that does not fit"),
+        N_("Projects with the most votes first; counting stops at the first that does not fit."),
+    ),
+    "greedy-threshold": (
+        N_("Greedy with a minimum score"),
+        N_("Like greedy, but only projects that reach a minimum number of votes can win."),
+    ),
+    "equalshares": (
+        N_("Method of Equal Shares"),
+        N_(
+            "Each voter gets an equal share of the budget; a project is funded when its "
+            "supporters can pay for it together, the cheapest per supporter first."
+        ),
+    ),
+    "equalshares/add1": (
+        N_("Method of Equal Shares, completed by add-one"),
+        N_(
+            "Equal shares, with every voter's share raised one unit at a time for as long as "
+            "the outcome stays within the budget, so less money is left unspent."
+        ),
+    ),
+    "equalshares/add1-greedy": (
+        N_("Method of Equal Shares, add-one, then greedy"),
+        N_(
+            "Equal shares completed by add-one; money still left funds the projects with the "
+            "most votes that fit."
+        ),
+    ),
+    "equalshares/add1-comparison": (
+        N_("Method of Equal Shares, add-one, with a comparison step"),
+        N_(
+            "Equal shares completed by add-one, then compared with the greedy outcome: the "
+            "outcome most voters prefer is taken."
+        ),
+    ),
+    "phragmen": (
+        N_("Sequential Phragmén"),
+        N_(
+            "Projects are bought one by one, each time the one whose supporters' shared load "
+            "stays lowest."
+        ),
+    ),
+    "utilitarian": (
+        N_("Most approvals in total"),
+        N_("The set of projects within the budget that has the most approvals in total."),
+    ),
+}
+
+TIE_BREAK_TEXT: dict[str, tuple[str, str]] = {
+    "default": (
+        N_("Lower cost, then more votes, then a lot"),
+        N_(
+            "Exact ties go to the cheaper project, then to the one with more votes, then to a "
+            "lot drawn from a seed fixed when voting opens."
+        ),
+    ),
+    "pabutools": (
+        N_("pabutools order"),
+        N_("Exact ties are broken in the order the pabutools reference implementation uses."),
+    ),
+}
+
+
+def tally_rules_for(ballot_kind: str) -> list[str]:
+    """The rule ids the tally engine can count ``ballot_kind`` ballots with (a budget cap).
+
+    Asks the engine itself: a rule it refuses for this kind (or that needs data a cycle does
+    not have, such as a score threshold) is not offered.
+    """
+    kind = cast(BallotKind, ballot_kind)
+    empty = Election(budget=Fraction(0), projects={}, rules=BallotRules(kind=kind), ballots=())
+    usable = []
+    for rule in RULES:
+        try:
+            tally(empty, rule)
+        except TallyError:
+            continue
+        usable.append(rule)
+    return usable
+
+
+def rule_label(rule: str) -> str:
+    return _(TALLY_RULE_TEXT[rule][0]) if rule in TALLY_RULE_TEXT else rule
+
+
+def rule_explanation(rule: str) -> str:
+    return _(TALLY_RULE_TEXT[rule][1]) if rule in TALLY_RULE_TEXT else ""
+
+
+def tie_break_label(tie_break: str) -> str:
+    return _(TIE_BREAK_TEXT[tie_break][0]) if tie_break in TIE_BREAK_TEXT else tie_break
+
+
+def tie_break_commitment(cycle: Cycle) -> str | None:
+    """The public SHA-256 commitment to the tie-break seed (None before voting opens)."""
+    if not cycle.tie_break_seed:
+        return None
+    return seed_commitment(bytes.fromhex(cycle.tie_break_seed))
 
 
 def phase_label(phase: str) -> str:
@@ -314,6 +428,12 @@ def set_voting_rules(
         )
     if tally_rule not in RULES:
         raise DomainError(_("Unknown tally rule."), field="tally_rule")
+    if tally_rule not in tally_rules_for(ballot_kind):
+        raise DomainError(
+            _("The counting rule %(rule)s cannot count this kind of ballot.")
+            % {"rule": rule_label(tally_rule)},
+            field="tally_rule",
+        )
     if tie_break not in TIE_BREAKS:
         raise DomainError(_("Unknown tie-break rule."), field="tie_break")
     if min_choices < 0 or min_choices > 10_000:
@@ -402,6 +522,9 @@ def move_to_phase(
     now = utcnow()
     if target == Phase.voting:
         cycle.rules_frozen_at = now
+        # The tie-break lot's seed is fixed now, before any ballot, and kept secret until the
+        # results are published; its commitment is public from now on.
+        cycle.tie_break_seed = secrets.token_hex(32)
     session.add(
         PhaseChange(
             cycle_id=cycle.id or 0,

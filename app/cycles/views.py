@@ -24,6 +24,7 @@ def cycle_read(session: Session, cycle: Cycle) -> CycleRead:
         max_choices=cycle.max_choices,
         tally_rule=cycle.tally_rule,
         tie_break=cycle.tie_break,
+        tie_break_seed_commitment=service.tie_break_commitment(cycle),
         rules_frozen_at=cycle.rules_frozen_at,
         districts=[
             DistrictRead(id=d.id or 0, name=d.name, budget_minor=d.budget_minor)
@@ -48,4 +49,8 @@ def cycle_context(session: Session, cycle: Cycle) -> dict[str, Any]:
         "phase_label": service.phase_label,
         "rules_frozen": service.rules_frozen(cycle),
         "next_phase": service.next_phase(cycle),
+        "rule_label": service.rule_label,
+        "rule_explanation": service.rule_explanation,
+        "tie_break_label": service.tie_break_label,
+        "seed_commitment": service.tie_break_commitment(cycle),
     }

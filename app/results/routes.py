@@ -14,9 +14,11 @@ from app.core.errors import DomainError, FormError
 from app.core.htmx import see_other
 from app.core.security import OrganizerUser
 from app.core.templating import render
+from app.cycles import service as cycles_service
 from app.cycles.models import Cycle, Phase
 from app.eligibility.dependencies import CycleFromPath
 from app.results import service
+from app.results.explain import explain
 from app.results.schemas import CycleResultsRead, DistrictResultRead, ProjectResultRead
 
 router = APIRouter(tags=["pages: results"])
@@ -24,9 +26,17 @@ api = APIRouter(prefix="/api", tags=["results"])
 
 
 def _context(session: Session, cycle: Cycle, error: str | None = None) -> dict[str, Any]:
+    outcomes = service.published_results(session, cycle=cycle)
+    facts = {o.result.id: json.loads(o.result.outcome_json).get("explain", {}) for o in outcomes}
     return {
         "cycle": cycle,
-        "outcomes": service.published_results(session, cycle=cycle),
+        "outcomes": outcomes,
+        "facts": facts,
+        "explain": explain,
+        "rule_label": cycles_service.rule_label,
+        "rule_explanation": cycles_service.rule_explanation,
+        "tie_break_label": cycles_service.tie_break_label,
+        "seed_commitment": cycles_service.tie_break_commitment(cycle),
         "can_publish": cycle.phase == Phase.tallying.value,
         "error": error,
     }

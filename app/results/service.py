@@ -1,9 +1,10 @@
 """Results verbs: run the tally once when voting has closed, publish, read what was published.
 
 ``publish_results`` is the one write path: it counts every district of a cycle with
-``app.tally.tally(..., rule="greedy")`` and the cycle's tie-break, and stores per district the
-outcome and one row per project (votes, cost, funded, explanation). Pages and the API read
-those rows; nothing is recounted per request.
+``app.tally.tally`` using the cycle's rule, tie-break and tie-break seed, and stores per
+district the outcome (with language-free explanation facts, see ``explain.py``) and one row per
+project (votes, cost, funded, explanation). Pages and the API read those rows; nothing is
+recounted per request.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from app.core.i18n import _
 from app.core.money import currency_exponent
 from app.cycles import service as cycles_service
 from app.cycles.models import Cycle, District, Phase
+from app.results.explain import explanation_facts
 from app.results.models import DistrictResult, ProjectResult
 from app.tally import Ballot as TallyBallot
-from app.tally import BallotRules, Election, Project, tally
-
-TALLY_RULE = "greedy"
+from app.tally import BallotRules, Election, Project, TallyError, tally
 
 
 class VotingNotClosedError(DomainError):
@@ -52,9 +52,18 @@ class DistrictOutcome:
     projects: tuple[ProjectResult, ...]
 
 
+class TieBreakSeedMissingError(DomainError):
+    code = "tie-break-seed-missing"
+
+    def __init__(self) -> None:
+        super().__init__(_("This cycle has no tie-break seed: it was never opened for voting."))
+
+
 def tie_break_seed(cycle: Cycle) -> bytes:
-    """The seed of the lot that breaks exact ties: fixed by the cycle id before voting opens."""
-    return f"plaza-cycle-{cycle.id}".encode()
+    """The seed of the lot that breaks exact ties: drawn (``secrets``) when voting opened."""
+    if not cycle.tie_break_seed:
+        raise TieBreakSeedMissingError()
+    return bytes.fromhex(cycle.tie_break_seed)
 
 
 def district_election(session: Session, *, cycle: Cycle, district: District) -> Election:
@@ -109,9 +118,17 @@ def publish_results(
         .where(District.cycle_id == cycle.id)  # type: ignore[arg-type]
         .order_by(District.position, District.id)  # type: ignore[arg-type]
     ).scalars()
+    seed = tie_break_seed(cycle)
     for district in districts:
         election = district_election(session, cycle=cycle, district=district)
-        outcome = tally(election, TALLY_RULE, tie_break=cycle.tie_break, seed=tie_break_seed(cycle))
+        try:
+            outcome = tally(election, cycle.tally_rule, tie_break=cycle.tie_break, seed=seed)
+        except TallyError as exc:
+            raise DomainError(
+                _("The counting rule cannot count this cycle: %(reason)s") % {"reason": str(exc)}
+            ) from exc
+        stored = outcome.to_json()
+        stored["explain"] = explanation_facts(election, outcome, scale)
         selected = set(outcome.selected)
         votes = dict.fromkeys(election.projects, 0)
         for ballot in election.ballots:
@@ -128,7 +145,7 @@ def publish_results(
             budget_used=used,
             ballot_count=len(election.ballots),
             published_at=now,
-            outcome_json=json.dumps(outcome.to_json(), sort_keys=True),
+            outcome_json=json.dumps(stored, sort_keys=True),
         )
         session.add(result)
         session.flush()

@@ -1,0 +1,187 @@
+"""The cycle's counting rule and tie-break seed are what publishing uses (SQLite and PostgreSQL).
+
+An election where equal shares and greedy disagree: 7 residents approve Square (50) and Fountain
+(45), 3 approve Garden (30), budget 100.  Greedy funds Fountain and Square; equal shares funds
+Fountain and Garden (the 7 have 70 between them, 25 left after Fountain).
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlmodel import Session
+
+from app.ballots import service as ballots_service
+from app.cycles import service as cycles_service
+from app.cycles.models import Cycle, Phase
+from app.eligibility import service as eligibility_service
+from app.ledger.verify.recount import seed_commitment
+from app.proposals.models import ProposalStatus
+from app.results import service
+from app.tally import Ballot, BallotRules, Election, Project, tally
+from tests.factories import districts_of, make_cycle, make_proposal
+
+KEY = b"test-access-code-key-0123456789"
+
+
+def _equalshares_cycle(session: Session, rule: str = "equalshares") -> tuple[Cycle, dict[str, int]]:
+    cycle = make_cycle(session, phase=Phase.voting, districts=(("North", 100_00),), tally_rule=rule)
+    north = districts_of(session, cycle)[0]
+    ids = {}
+    for title, cost in (("Square", 50_00), ("Fountain", 45_00), ("Garden", 30_00)):
+        proposal = make_proposal(
+            session,
+            cycle=cycle,
+            district=north,
+            status=ProposalStatus.accepted,
+            final_cost_minor=cost,
+            title=title,
+        )
+        ids[title] = proposal.id or 0
+    _batch, codes = eligibility_service.issue_access_codes(
+        session, district_id=north.id or 0, count=10, key=KEY
+    )
+    for n, code in enumerate(codes):
+        chosen = [ids["Square"], ids["Fountain"]] if n < 7 else [ids["Garden"]]
+        ballots_service.cast_ballot(session, code_text=code, chosen=chosen, key=KEY)
+    cycle.phase = Phase.tallying.value
+    session.add(cycle)
+    session.flush()
+    return cycle, ids
+
+
+def _reference(cycle: Cycle, ids: dict[str, int], rule: str) -> Any:
+    """The same ballots counted straight by app.tally (built here, not by the service)."""
+    projects = {
+        str(ids[t]): Project(id=str(ids[t]), cost=Fraction(c), name=t)
+        for t, c in (("Square", 50), ("Fountain", 45), ("Garden", 30))
+    }
+    pair = Ballot(projects=tuple(sorted((str(ids["Square"]), str(ids["Fountain"])))))
+    single = Ballot(projects=(str(ids["Garden"]),))
+    election = Election(
+        budget=Fraction(100),
+        projects=projects,
+        rules=BallotRules(kind="approval", max_sum_cost=Fraction(100)),
+        ballots=(pair,) * 7 + (single,) * 3,
+    )
+    return tally(
+        election, rule, tie_break=cycle.tie_break, seed=bytes.fromhex(cycle.tie_break_seed or "")
+    )
+
+
+def test_equalshares_cycle_publishes_what_the_engine_gives(db_session: Session) -> None:
+    cycle, ids = _equalshares_cycle(db_session)
+    outcome = service.publish_results(db_session, cycle=cycle)[0]
+    expected = _reference(cycle, ids, "equalshares")
+    assert expected.selected == (str(ids["Fountain"]), str(ids["Garden"]))
+    assert _reference(cycle, ids, "greedy").selected != expected.selected
+    stored = json.loads(outcome.result.outcome_json)
+    assert stored["selected"] == list(expected.selected)
+    assert {k: v for k, v in stored.items() if k != "explain"} == json.loads(
+        json.dumps(expected.to_json(), sort_keys=True)
+    )
+    assert (outcome.result.rule, outcome.result.rule_version) == ("equalshares", "1")
+    assert outcome.result.tie_break == "default"
+    assert stored["seed"] == cycle.tie_break_seed
+    funded = {p.title for p in outcome.projects if p.funded}
+    assert funded == {"Fountain", "Garden"}
+    assert outcome.result.budget_used == 75_00
+    explain = stored["explain"]
+    assert explain[str(ids["Fountain"])]["kind"] == "mes-funded"
+    # The 7 had 10 each, paid 45/7 each: 7 * (10 - 45/7) = 25 left, 25 short of Square's 50.
+    assert explain[str(ids["Square"])] == {"kind": "mes-short", "have": "2500", "short": "2500"}
+
+
+def test_greedy_cycle_still_counts_greedy(db_session: Session) -> None:
+    cycle, ids = _equalshares_cycle(db_session, rule="greedy")
+    outcome = service.publish_results(db_session, cycle=cycle)[0]
+    assert {p.title for p in outcome.projects if p.funded} == {"Square", "Fountain"}
+    assert json.loads(outcome.result.outcome_json)["selected"] == list(
+        _reference(cycle, ids, "greedy").selected
+    )
+
+
+def test_publishing_needs_a_seed_drawn_when_voting_opened(db_session: Session) -> None:
+    # A cycle that reached tallying without voting being opened (no seed was ever drawn).
+    cycle = make_cycle(db_session, phase=Phase.tallying, tie_break_seed=None)
+    with pytest.raises(service.TieBreakSeedMissingError):
+        service.publish_results(db_session, cycle=cycle)
+
+
+def test_opening_voting_draws_a_secret_seed(db_session: Session) -> None:
+    seeds = set()
+    for _ in range(2):
+        cycle = make_cycle(db_session, phase=Phase.review)
+        assert cycle.tie_break_seed is None
+        assert cycles_service.tie_break_commitment(cycle) is None
+        cycles_service.move_to_phase(
+            db_session,
+            cycle=cycle,
+            to=Phase.voting,
+            actor_id=None,
+            accepted_projects=1,
+            pending_proposals=0,
+        )
+        assert cycle.tie_break_seed is not None and len(cycle.tie_break_seed) == 64
+        assert cycle.tie_break_seed != f"plaza-cycle-{cycle.id}".encode().hex()
+        assert cycles_service.tie_break_commitment(cycle) == seed_commitment(
+            bytes.fromhex(cycle.tie_break_seed)
+        )
+        seeds.add(cycle.tie_break_seed)
+    assert len(seeds) == 2
+
+
+def test_only_rules_that_fit_the_ballot_are_offered(db_session: Session) -> None:
+    rules = cycles_service.tally_rules_for("approval")
+    assert "greedy-threshold" not in rules  # needs a score threshold a cycle does not have
+    assert {"greedy", "equalshares", "equalshares/add1", "phragmen", "utilitarian"} <= set(rules)
+    cycle = make_cycle(db_session, phase=Phase.draft)
+    with pytest.raises(cycles_service.DomainError) as refused:
+        cycles_service.set_voting_rules(
+            db_session,
+            cycle=cycle,
+            ballot_kind="approval",
+            min_choices=0,
+            max_choices=None,
+            tally_rule="greedy-threshold",
+            tie_break="default",
+        )
+    assert refused.value.field == "tally_rule"
+
+
+def _why(page: BeautifulSoup) -> dict[str, str]:
+    return {
+        tr.find("th").get_text(strip=True): tr.select_one("td.why").get_text(" ", strip=True)
+        for tr in page.select("section.district-result tbody tr")
+    }
+
+
+def test_results_page_shows_rule_and_explanations(
+    client: Any, db_session: Session, login_as: Any
+) -> None:
+    cycle, _ids = _equalshares_cycle(db_session)
+    db_session.commit()
+    login_as("organizer")
+    db_session.commit()
+    assert client.post(f"/cycles/{cycle.id}/results").status_code in (200, 303)
+    url = f"/cycles/{cycle.id}/results"
+    page = BeautifulSoup(client.get(url, headers={"Accept-Language": "en"}).text, "html.parser")
+    text = page.select_one("section.district-result").get_text(" ", strip=True)
+    assert "Method of Equal Shares (version 1)" in text
+    why = _why(page)
+    assert why["Fountain"].startswith("Funded in round 1")
+    assert "7 supporters paid" in why["Fountain"]
+    assert why["Garden"].startswith("Funded in round 2")
+    assert why["Square"] == (
+        "Not funded: its supporters had €25.00 left, €25.00 short of its cost €50.00."
+    )
+    seed = page.select_one("#tie-break-seed").get_text(" ", strip=True)
+    assert cycle.tie_break_seed in seed
+    zh = BeautifulSoup(client.get(url, headers={"Accept-Language": "zh-CN"}).text, "html.parser")
+    zh_why = _why(zh)
+    assert zh_why["Square"] != why["Square"] and "€25.00" in zh_why["Square"]
+    assert "Method of Equal Shares" not in zh.select_one("section.district-result").get_text()
