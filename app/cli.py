@@ -137,16 +137,36 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
 
 
+def _one_line_errors(command: Any) -> Any:
+    """Database and file-system failures of a web command become one line, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            code: int = command(args)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise CommandError(
+                f"database error: {reason} (is PLAZA_DATABASE_URL right, and migrated?)"
+            ) from None
+        except OSError as exc:
+            raise CommandError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from None
+        return code
+
+    return run
+
+
 def register_web(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="serve the web app with uvicorn")
     _add_serve_options(serve)
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="bring the database to the latest schema")
-    migrate.set_defaults(func=cmd_migrate)
+    migrate.set_defaults(func=_one_line_errors(cmd_migrate))
     demo = sub.add_parser("demo", help="migrate, load the demo city, print its accounts")
     demo.add_argument("--serve", action="store_true", help="then serve it")
     _add_serve_options(demo)
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=_one_line_errors(cmd_demo))
     account = sub.add_parser(
         "create-account",
         help="create an organizer or auditor account (password: $PLAZA_NEW_PASSWORD or prompt)",
@@ -154,7 +174,7 @@ def register_web(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     account.add_argument("--role", choices=["organizer", "auditor", "resident"], required=True)
     account.add_argument("--email", required=True)
     account.add_argument("--name", default="")
-    account.set_defaults(func=cmd_create_account)
+    account.set_defaults(func=_one_line_errors(cmd_create_account))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,3 +73,11 @@ def test_create_account(temp_database, monkeypatch, capsys) -> None:  # type: ig
     assert "created auditor account" in capsys.readouterr().out
     assert main(["create-account", "--role", "auditor", "--email", "aud@example.org"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_database_errors_are_one_line(temp_database, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PLAZA_NEW_PASSWORD", "a good long password")
+    # Not migrated: the table does not exist.
+    assert main(["create-account", "--role", "auditor", "--email", "aud@example.org"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("plaza: database error") and len(err.strip().splitlines()) == 1

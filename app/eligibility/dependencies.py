@@ -27,12 +27,14 @@ def valid_district(cycle_id: int, district_id: int, session: SessionDep) -> Dist
     return district
 
 
-def access_code_key(settings: SettingsDep) -> bytes:
-    """The dedicated HMAC key of access codes."""
+async def access_code_key(settings: SettingsDep) -> bytes:
+    """The dedicated HMAC key of access codes (async: no thread hop for a pure function)."""
     return settings.access_code_key.get_secret_value().encode()
 
 
-def rate_limit_bucket(request: Request, key: Annotated[bytes, Depends(access_code_key)]) -> str:
+async def rate_limit_bucket(
+    request: Request, key: Annotated[bytes, Depends(access_code_key)]
+) -> str:
     """The client's rate-limit bucket: a keyed hash of its address (proxy headers applied
     by uvicorn's ``--proxy-headers`` when behind a load balancer)."""
     host = request.client.host if request.client else "unknown"

@@ -171,6 +171,11 @@ def client_bucket(*, client: str, key: bytes) -> str:
     return "code:" + client_hash(key, client)[:64]
 
 
+_ATTEMPTS = select(RateLimitBucket.window_start, RateLimitBucket.failures).where(  # type: ignore[call-overload]
+    RateLimitBucket.bucket == bindparam("bucket")
+)
+
+
 def check_attempts(
     session: Session,
     *,
@@ -181,7 +186,7 @@ def check_attempts(
 ) -> None:
     """Refuse a client that made ``limit`` failed attempts in the current window."""
     start = now - now % window
-    row = session.get(RateLimitBucket, bucket)
+    row = session.connection().execute(_ATTEMPTS, {"bucket": bucket}).first()
     if row is not None and row.window_start == start and row.failures >= limit:
         raise TooManyAttemptsError()
 
