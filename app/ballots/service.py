@@ -247,6 +247,12 @@ def unlink_row_versions(session: Session, *, cycle_id: int) -> None:
     ballots, issuance order for codes), which also drops the old row versions.  Run when
     voting has closed (results publication); on SQLite nothing records the order of use.
     """
+    districts = select(District.id).where(District.cycle_id == cycle_id)  # type: ignore[call-overload]
+    session.execute(
+        update(AccessCode)
+        .where(AccessCode.district_id.in_(districts))  # type: ignore[attr-defined]
+        .values(used=AccessCode.used)
+    )
     ballots = select(Ballot.id).where(Ballot.cycle_id == cycle_id)  # type: ignore[call-overload]
     session.execute(
         update(Ballot)
@@ -258,13 +264,8 @@ def unlink_row_versions(session: Session, *, cycle_id: int) -> None:
         .where(BallotItem.ballot_id.in_(ballots))  # type: ignore[attr-defined]
         .values(proposal_id=BallotItem.proposal_id)
     )
-    districts = select(District.id).where(District.cycle_id == cycle_id)  # type: ignore[call-overload]
-    session.execute(
-        update(AccessCode)
-        .where(AccessCode.district_id.in_(districts))  # type: ignore[attr-defined]
-        .values(used=AccessCode.used)
-    )
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
-        for table in ("ballot", "ballot_item", "access_code"):
+        # Codes first, in the order a cast takes its locks (code, ballot, item): no deadlock.
+        for table in ("access_code", "ballot", "ballot_item"):
             session.execute(text(f"CLUSTER {table} USING pk_{table}"))
