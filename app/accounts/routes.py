@@ -11,7 +11,7 @@ from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError
+from app.core.errors import DomainError, FormError, form_page
 from app.core.htmx import safe_next, see_other
 from app.core.i18n import LANG_COOKIE, LOCALES
 from app.core.security import (
@@ -24,6 +24,9 @@ from app.core.security import (
 from app.core.templating import render
 
 router = APIRouter(tags=["pages: accounts"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("accounts:login_submit", "accounts:login")
+form_page("accounts:signup_submit", "accounts:signup")
 api = APIRouter(prefix="/api", tags=["accounts"])
 
 
