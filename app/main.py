@@ -85,7 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
+    if settings is not get_settings():
+        # Only when handed other settings: any override makes FastAPI rebuild every
+        # dependency graph on every request (a large share of a request's CPU).
+        app.dependency_overrides[get_settings] = lambda: settings
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(home_router)
     app.include_router(accounts_routes.router)

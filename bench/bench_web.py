@@ -203,7 +203,7 @@ def main() -> int:
         ratio = h_rate / d_rate
         print(f"casting ({CLIENTS} client threads, {WORKERS} uvicorn workers, PostgreSQL)")
         for label, rate, lat, fail in (
-            ("direct (service, ORM)", d_rate, d_lat, d_fail),
+            ("direct (Plaza service)", d_rate, d_lat, d_fail),
             ("direct (raw SQL)", r_rate, r_lat, r_fail),
             ("through HTTP", h_rate, h_lat, h_fail),
         ):
