@@ -364,7 +364,8 @@ def run(
                 skipped.append(pid)
                 continue
             if pid in dirty:
-                result = evaluate(pid) if track else evaluate_walk(pid)
+                walk = not track and len(groups[pid]) == 1
+                result = evaluate_walk(pid) if walk else evaluate(pid)
                 dirty.discard(pid)
                 if result is None:
                     remaining.discard(pid)
