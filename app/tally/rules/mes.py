@@ -25,10 +25,12 @@ How it is fast (the arithmetic stays exact ``Fraction``):
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import math
+import operator
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -54,6 +56,7 @@ def _load_mpq() -> Callable[..., Any] | None:
 
 
 _MPQ = _load_mpq()
+ADAPTIVE = True
 ACCELERATOR = "gmpy2" if _MPQ is not None else "none"
 
 
@@ -203,6 +206,15 @@ class _Class:
         self.mask = mask
 
 
+_money = operator.attrgetter("v")
+
+
+def _by_price(classes: list[_Class], u: Any, mask: int) -> Iterator[tuple[Any, int, Any, int]]:
+    """The classes (sorted by money) as (money / u, index, u, mask), lazily."""
+    for index, cls in enumerate(classes):
+        yield cls.v / u, index, u, mask
+
+
 _Payer = tuple[_Class, Any, int, bool]  # class, utility, number of voters, pays all
 
 
@@ -263,12 +275,10 @@ def run(
                 paid_v += k * cls.v
                 left_u -= k * u
         else:
-            stream = sorted(
-                (
-                    (cls.v / u, index, u, mask)
-                    for u, mask in entries
-                    for index, cls in enumerate(classes)
-                ),
+            # classes are sorted by money, so each utility's stream is sorted by money/u:
+            # merge them lazily, computing only the prefix that is walked
+            stream = heapq.merge(
+                *(_by_price(classes, u, mask) for u, mask in entries),
                 key=lambda item: item[0],
             )
             for _, index, u, mask in stream:
@@ -354,7 +364,8 @@ def run(
                 skipped.append(pid)
                 continue
             if pid in dirty:
-                result = evaluate(pid) if track else evaluate_walk(pid)
+                walk = not track and len(groups[pid]) == 1
+                result = evaluate_walk(pid) if walk else evaluate(pid)
                 dirty.discard(pid)
                 if result is None:
                     remaining.discard(pid)
@@ -384,26 +395,36 @@ def run(
                 lb = lower[pid]
                 threshold = min(threshold, _first_drop(lb.a - w.a, lb.g - w.g, bq))
         rho, payers = cache.pop(winner)
-        if not track:
-            payers = []
-            for u, mask in groups[winner]:
-                threshold_u = rho.v * u
-                for cls in classes:
-                    k = (cls.mask & mask).bit_count()
+        touched = union[winner]
+        entries = groups[winner]
+        moves: list[tuple[_Class, Any, int, bool, int]] = []  # class, u, count, pays all, voters
+        if track:
+            for cls, u, k, poor in payers:
+                moves.append((cls, u, k, poor, cls.mask & _group_mask(entries, u)))
+        else:
+            for cls in classes:
+                inter = cls.mask & touched
+                if not inter:
+                    continue
+                for u, mask in entries:
+                    part = inter & mask if len(entries) > 1 else inter
+                    k = part.bit_count()
                     if k:
-                        payers.append((cls, u, k, cls.v < threshold_u))
+                        moves.append((cls, u, k, cls.v < rho.v * u, part))
         remaining.discard(winner)
         selected.append(winner)
         payments: list[Payment] = []
-        touched = union[winner]
         # every payer (class, utility) moves to a new class; the rest of the class stays
         by_affine: dict[tuple[Any, Any], _Class] = {}
         fresh: list[_Class] = []
         paid: dict[tuple[Any, Any, bool], int] = {}
-        for cls, u, k, poor in payers:
-            part = cls.mask & _group_mask(groups[winner], u)
+        dropped = 0
+        changed: dict[int, _Class] = {}
+        for cls, u, k, poor, part in moves:
+            changed[id(cls)] = cls
             if poor:
                 paid[(u, cls.v, True)] = paid.get((u, cls.v, True), 0) + k
+                dropped |= part
                 continue
             pay = rho.v * u
             paid[(u, pay, False)] = paid.get((u, pay, False), 0) + k
@@ -412,10 +433,12 @@ def run(
                 na = cls.a - rho.a * u
                 ng = cls.g - rho.g * u
                 if na == 0 and ng == 0:
+                    dropped |= part
                     continue  # voters left with nothing drop out of the classes
                 key = (na, ng)
             else:
                 if nv == 0:
+                    dropped |= part
                     continue
                 na = ng = zero
                 key = (nv, zero)
@@ -439,18 +462,15 @@ def run(
                 payments.append(Payment(_frac(u), k, _frac(total / k), True, average=True))
         for (u, amount, poor), k in paid.items():
             payments.append(Payment(_frac(u), k, _frac(amount), poor))
-        kept = []
-        for cls in classes:
-            if cls.mask & touched:
-                cls.mask &= ~touched
-            if cls.mask:
-                kept.append(cls)
-        classes = kept + fresh
-        if not track:
-            classes.sort(key=lambda cls: cls.v)
-            alive = 0
-            for cls in classes:
-                alive |= cls.mask
+        for cls in changed.values():
+            cls.mask &= ~touched
+        kept = [cls for cls in classes if cls.mask]
+        if track:
+            classes = kept + fresh
+        else:
+            classes = kept + fresh
+            classes.sort(key=_money)  # two sorted runs: a linear merge
+            alive &= ~dropped
         rounds.append(Round(winner, _frac(rho.v), payments, tied))
         for pid in remaining:
             if pid not in dirty and union[pid] & touched:
@@ -533,7 +553,7 @@ def add_one(
                 k = need
             else:
                 misses += 1
-                wait = min(2**misses, 64)
+                wait = min(2**misses, 64) if ADAPTIVE else 0
         track = fast and wait == 0
         if wait:
             wait -= 1
