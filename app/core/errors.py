@@ -302,19 +302,24 @@ def _login_redirect(request: Request) -> Response:
     return Response(status_code=303, headers={"Location": login})
 
 
+def problem_for(exc: DomainError) -> JSONResponse:
+    """The JSON problem of a refusal (for an API handler that returns it instead of raising,
+    so that what it counted, such as a failed attempt, is committed)."""
+    extra: dict[str, Any] = {}
+    if exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.message}]
+    response = problem(
+        exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message, code=exc.code, **extra
+    )
+    if exc.status_code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
 async def domain_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_json(request):
-        extra: dict[str, Any] = {}
-        if exc.field:
-            extra["errors"] = [{"field": exc.field, "message": exc.message}]
-        return problem(
-            exc.status_code,
-            _TITLES.get(exc.status_code, "Error"),
-            exc.message,
-            code=exc.code,
-            **extra,
-        )
+        return problem_for(exc)
     if isinstance(exc, AuthenticationRequiredError):
         return _login_redirect(request)
     if isinstance(exc, ForbiddenCharactersError):
