@@ -22,6 +22,7 @@ from app.eligibility import service as eligibility_service
 from app.ledger.verify.recount import seed_commitment
 from app.proposals.models import ProposalStatus
 from app.results import service
+from app.results.explain import explain
 from app.tally import Ballot, BallotRules, Election, Project, tally
 from tests.factories import districts_of, make_cycle, make_proposal
 
@@ -181,7 +182,33 @@ def test_results_page_shows_rule_and_explanations(
     )
     seed = page.select_one("#tie-break-seed").get_text(" ", strip=True)
     assert cycle.tie_break_seed in seed
+    commitment = cycles_service.tie_break_commitment(cycle)
+    assert commitment is not None and commitment in seed
+    detail = BeautifulSoup(client.get(f"/cycles/{cycle.id}").text, "html.parser")
+    shown = [c.get_text(strip=True) for c in detail.select("code.digest")]
+    assert commitment in shown
+    assert cycle.tie_break_seed not in detail.get_text()  # the seed itself stays private
     zh = BeautifulSoup(client.get(url, headers={"Accept-Language": "zh-CN"}).text, "html.parser")
     zh_why = _why(zh)
     assert zh_why["Square"] != why["Square"] and "€25.00" in zh_why["Square"]
     assert "Method of Equal Shares" not in zh.select_one("section.district-result").get_text()
+
+
+def test_greedy_explanations_give_rank_and_money_left(db_session: Session) -> None:
+    cycle, ids = _equalshares_cycle(db_session, rule="greedy")
+    outcome = service.publish_results(db_session, cycle=cycle)[0]
+    facts = json.loads(outcome.result.outcome_json)["explain"]
+    costs = {p.proposal_id: p.cost for p in outcome.projects}
+    texts = {
+        title: explain(facts[str(pid)], costs[pid], cycle.currency) for title, pid in ids.items()
+    }
+    # Order: Fountain and Square (7 votes; Fountain cheaper), then Garden (3 votes).
+    assert texts["Fountain"] == (
+        "Rank 1 of 3 with 7 votes; €100.00 of the budget was left when its turn came; "
+        "it costs €45.00: funded."
+    )
+    assert texts["Square"] is not None and texts["Square"].startswith("Rank 2 of 3")
+    assert texts["Garden"] == (
+        "Rank 3 of 3 with 3 votes; €5.00 of the budget was left when its turn came; "
+        "it costs €30.00, which does not fit: not funded."
+    )
