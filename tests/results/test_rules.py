@@ -22,7 +22,7 @@ from app.eligibility import service as eligibility_service
 from app.ledger.verify.recount import seed_commitment
 from app.proposals.models import ProposalStatus
 from app.results import service
-from app.results.explain import explain
+from app.results.explain import explain, explanation_facts
 from app.tally import Ballot, BallotRules, Election, Project, tally
 from tests.factories import districts_of, make_cycle, make_proposal
 
@@ -211,4 +211,41 @@ def test_greedy_explanations_give_rank_and_money_left(db_session: Session) -> No
     assert texts["Garden"] == (
         "Rank 3 of 3 with 3 votes; €5.00 of the budget was left when its turn came; "
         "it costs €30.00, which does not fit: not funded."
+    )
+
+
+def test_phragmen_and_utilitarian_explanations() -> None:
+    projects = {
+        "a": Project("a", Fraction(60), "A"),
+        "b": Project("b", Fraction(50), "B"),
+        "c": Project("c", Fraction(30), "C"),
+        "d": Project("d", Fraction(130), "D"),
+    }
+    election = Election(
+        budget=Fraction(100),
+        projects=projects,
+        rules=BallotRules(kind="approval", max_sum_cost=Fraction(100)),
+        ballots=(Ballot(projects=("a", "c")),) * 3 + (Ballot(projects=("b", "d")),) * 2,
+    )
+
+    def texts(rule: str) -> dict[str, str | None]:
+        outcome = tally(election, rule)
+        facts = explanation_facts(election, outcome, 100)
+        return {p: explain(facts[p], int(projects[p].cost * 100), "EUR") for p in projects}
+
+    phragmen = texts("phragmen")
+    assert phragmen["c"] == "Funded in round 1; €70.00 of the budget was left after it."
+    assert phragmen["b"] == "Funded in round 2; €20.00 of the budget was left after it."
+    assert phragmen["a"] == (
+        "Not funded: counting stopped in round 3 with €20.00 left, when the next project to "
+        "buy did not fit."
+    )
+    assert phragmen["d"] == "Not funded: it costs more than the whole budget."
+    utilitarian = texts("utilitarian")
+    assert utilitarian["a"] == (
+        "Funded: part of the set of projects within the budget with the most approvals in "
+        "total (6 approvals for €90.00); it has 3 votes."
+    )
+    assert utilitarian["b"] is not None and utilitarian["b"].startswith(
+        "Not funded: no set of projects within the budget that includes it has more than 6"
     )
