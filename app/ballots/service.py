@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
 from app.ballots.models import Ballot, BallotItem
@@ -241,9 +241,18 @@ def unlink_row_versions(session: Session, *, cycle_id: int) -> None:
     PostgreSQL stamps each row version with the id of the transaction that wrote it
     (``xmin``).  A cast writes its ballot and marks its code used in one transaction, so the
     stamps join a ballot to its code exactly.  Rewritten together, all of a cycle's ballots
-    and codes carry one stamp and the join says nothing (the old versions go with the next
-    vacuum).  Run when voting has closed (results publication); a no-op change on SQLite.
+    and codes carry one stamp and the join says nothing.  The physical order of the rows is
+    a second clock (codes and ballots were both written in casting order), so on PostgreSQL
+    the three tables are then rewritten in key order (``CLUSTER``: random receipts for
+    ballots, issuance order for codes), which also drops the old row versions.  Run when
+    voting has closed (results publication); on SQLite nothing records the order of use.
     """
+    districts = select(District.id).where(District.cycle_id == cycle_id)  # type: ignore[call-overload]
+    session.execute(
+        update(AccessCode)
+        .where(AccessCode.district_id.in_(districts))  # type: ignore[attr-defined]
+        .values(used=AccessCode.used)
+    )
     ballots = select(Ballot.id).where(Ballot.cycle_id == cycle_id)  # type: ignore[call-overload]
     session.execute(
         update(Ballot)
@@ -255,10 +264,8 @@ def unlink_row_versions(session: Session, *, cycle_id: int) -> None:
         .where(BallotItem.ballot_id.in_(ballots))  # type: ignore[attr-defined]
         .values(proposal_id=BallotItem.proposal_id)
     )
-    districts = select(District.id).where(District.cycle_id == cycle_id)  # type: ignore[call-overload]
-    session.execute(
-        update(AccessCode)
-        .where(AccessCode.district_id.in_(districts))  # type: ignore[attr-defined]
-        .values(used=AccessCode.used)
-    )
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Codes first, in the order a cast takes its locks (code, ballot, item): no deadlock.
+        for table in ("access_code", "ballot", "ballot_item"):
+            session.execute(text(f"CLUSTER {table} USING pk_{table}"))

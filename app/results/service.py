@@ -112,7 +112,6 @@ def publish_results(
         raise VotingNotClosedError()
     scale = 10 ** currency_exponent(cycle.currency)
     now = utcnow()
-    unlink_row_versions(session, cycle_id=cycle.id or 0)
     districts = session.execute(
         select(District)
         .where(District.cycle_id == cycle.id)  # type: ignore[arg-type]
@@ -168,6 +167,8 @@ def publish_results(
                 )
             )
         session.flush()
+    # Last, so the tables are locked for the rewrite only, not for the whole tally.
+    unlink_row_versions(session, cycle_id=cycle.id or 0)
     _move_to_results(session, cycle=cycle, actor_id=actor_id)
     return published_results(session, cycle=cycle)
 

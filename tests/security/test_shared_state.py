@@ -190,7 +190,8 @@ def test_session_rows_written_by_one_worker_are_seen_by_the_other(
 def test_published_ballots_cannot_be_joined_to_codes_by_row_versions(
     shared_url: str, settings: Settings
 ) -> None:
-    """PostgreSQL stamps every row with the id of the transaction that wrote it (``xmin``).
+    """PostgreSQL stamps every row with the id of the transaction that wrote it (``xmin``)
+    and keeps rows in the order they were written (``ctid``).
 
     A cast writes the ballot and marks the code used in ONE transaction, so while voting runs
     ``ballot.xmin = access_code.xmin`` joins them exactly.  Publishing the results rewrites
@@ -244,3 +245,15 @@ def test_published_ballots_cannot_be_joined_to_codes_by_row_versions(
                 {"cycle": cycle_id},
             ).all()
             assert len(stamps) == 1, stamps  # one stamp for all: nothing to join on
+            # Nor does the physical order: ballots lie in receipt order, codes in id order.
+            by_place = connection.execute(
+                text("SELECT id FROM ballot WHERE cycle_id = :cycle ORDER BY ctid"),
+                {"cycle": cycle_id},
+            ).scalars()
+            receipts = list(by_place)
+            assert receipts == sorted(receipts)
+            codes_by_place = connection.execute(
+                text("SELECT id FROM access_code ORDER BY ctid")
+            ).scalars()
+            ids = list(codes_by_place)
+            assert ids == sorted(ids)
