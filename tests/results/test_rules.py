@@ -249,3 +249,43 @@ def test_phragmen_and_utilitarian_explanations() -> None:
     assert utilitarian["b"] is not None and utilitarian["b"].startswith(
         "Not funded: no set of projects within the budget that includes it has more than 6"
     )
+
+
+def test_settings_offer_the_rules_with_labels_and_refuse_others(
+    client: Any, db_session: Session, login_as: Any, htmx: dict[str, str]
+) -> None:
+    login_as("organizer")
+    cycle = make_cycle(db_session, phase=Phase.draft)
+    db_session.commit()
+    page = BeautifulSoup(client.get(f"/cycles/{cycle.id}/settings").text, "html.parser")
+    options = page.select("#rules_form select[name=tally_rule] option")
+    assert [o["value"] for o in options] == cycles_service.tally_rules_for("approval")
+    labels = {o["value"]: o.get_text(strip=True) for o in options}
+    assert labels["equalshares"] == "Method of Equal Shares"
+    help_text = page.select_one("#rule-help").get_text(" ", strip=True)
+    assert "equal share of the budget" in help_text
+    zh = BeautifulSoup(
+        client.get(f"/cycles/{cycle.id}/settings", headers={"Accept-Language": "zh-CN"}).text,
+        "html.parser",
+    )
+    zh_labels = {
+        o["value"]: o.get_text(strip=True)
+        for o in zh.select("#rules_form select[name=tally_rule] option")
+    }
+    assert zh_labels["equalshares"] != labels["equalshares"]
+    refused = client.post(
+        f"/cycles/{cycle.id}/rules",
+        data={
+            "ballot_kind": "approval",
+            "min_choices": "0",
+            "max_choices": "",
+            "tally_rule": "greedy-threshold",
+            "tie_break": "default",
+        },
+        headers=htmx,
+    )
+    assert refused.status_code == 422
+    form = BeautifulSoup(refused.text, "html.parser").find(id="rules_form")
+    assert "cannot count this kind of ballot" in form.get_text()
+    db_session.refresh(cycle)
+    assert cycle.tally_rule == "greedy"
