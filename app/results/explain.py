@@ -9,6 +9,7 @@ into a translated sentence when a page is shown.  Money in facts is exact, in mi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
@@ -90,14 +91,16 @@ def explanation_facts(
     if outcome.rule not in MES_RULES:
         return facts
     share = Fraction(outcome.details["per_voter_budget"])
-    money = [share] * len(election.ballots)
+    # Voters with the same ballot pay the same in every round: one budget per distinct ballot.
+    groups = Counter(frozenset(b.projects) for b in election.ballots)
+    money = dict.fromkeys(groups, share)
     spent = Fraction(0)
     for number, rnd in enumerate(outcome.details.get("rounds", []), start=1):
         pid = str(rnd["project"])
         price = Fraction(rnd["rho"]) * cost[pid]
-        for i, ballot in enumerate(election.ballots):
-            if pid in ballot.projects:
-                money[i] -= min(money[i], price)
+        for group in groups:
+            if pid in group:
+                money[group] -= min(money[group], price)
         spent += cost[pid]
         facts[pid] = {
             "kind": "mes-funded",
@@ -123,10 +126,7 @@ def explanation_facts(
     for pid in election.projects:
         if pid in facts:
             continue
-        have = sum(
-            (m for m, b in zip(money, election.ballots, strict=True) if pid in b.projects),
-            Fraction(0),
-        )
+        have = sum((money[b] * n for b, n in groups.items() if pid in b), Fraction(0))
         facts[pid] = {
             "kind": "mes-short",
             "have": minor(have),
