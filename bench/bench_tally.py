@@ -41,6 +41,8 @@ SLOW_ADD1 = (
     "Hungary_Budapest_2025_VIII_Jozsefvaros",
     "Netherlands_Amsterdam_166",
     "Netherlands_Amsterdam_252",
+    "Poland_Czestochowa_2024",
+    "Poland_Wroclaw_2017_Rejon_nr_11_750",
 )
 KINDS = {
     "greedy": {"approval", "choose-1", "cumulative"},

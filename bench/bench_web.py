@@ -374,7 +374,12 @@ def _seed_voting(engine: object, n_codes: int) -> tuple[int, list[int], list[str
     from app.proposals.models import Proposal
 
     with write_transaction(engine) as session:  # type: ignore[arg-type]
-        cycle = Cycle(title="Bench cycle", currency="EUR", phase=Phase.voting.value)
+        cycle = Cycle(
+            title="Bench cycle",
+            currency="EUR",
+            phase=Phase.voting.value,
+            tie_break_seed=secrets.token_hex(32),  # drawn when voting opens (cycles service)
+        )
         session.add(cycle)
         session.flush()
         district = District(cycle_id=cycle.id or 0, name="Bench", budget_minor=1_000_000_00)

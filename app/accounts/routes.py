@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -11,7 +12,7 @@ from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError
+from app.core.errors import DomainError, form_page, problem_for
 from app.core.htmx import safe_next, see_other
 from app.core.i18n import LANG_COOKIE, LOCALES
 from app.core.security import (
@@ -24,7 +25,15 @@ from app.core.security import (
 from app.core.templating import render
 
 router = APIRouter(tags=["pages: accounts"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("accounts:login_submit", "accounts:login")
+form_page("accounts:signup_submit", "accounts:signup")
 api = APIRouter(prefix="/api", tags=["accounts"])
+
+
+def _client(request: Request) -> str:
+    """The client's address (uvicorn's ``--proxy-headers`` applies a load balancer's)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _user_agent(request: Request) -> str:
@@ -51,24 +60,25 @@ def login_submit(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        _user, token = service.log_in(
+        _user, token = service.log_in_limited(
             session,
             email=email,
             password=password,
             settings=settings,
+            client=_client(request),
+            now=int(time.time()),
             user_agent=_user_agent(request),
             previous_token=request.cookies.get(SESSION_COOKIE),
         )
     except DomainError as exc:
-        raise FormError(
-            render(
-                request,
-                "accounts/login.html",
-                {"form": {"email": email}, "next": safe_next(next, ""), "error": exc},
-                block="login_form",
-                status_code=422,
-            )
-        ) from exc
+        # Returned, not raised: the failed attempt's count commits (nothing else was written).
+        return render(
+            request,
+            "accounts/login.html",
+            {"form": {"email": email}, "next": safe_next(next, ""), "error": exc},
+            block="login_form",
+            status_code=429 if exc.status_code == 429 else 422,
+        )
     response = see_other(request, safe_next(next))
     set_session_cookie(response, token, settings)
     return response
@@ -94,27 +104,34 @@ def signup_submit(
     display_name: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     try:
-        service.sign_up_resident(
-            session, email=email, password=password, display_name=display_name, settings=settings
+        service.count_sign_up(
+            session, settings=settings, client=_client(request), now=int(time.time())
         )
-        _user, token = service.log_in(
-            session,
-            email=email,
-            password=password,
-            settings=settings,
-            user_agent=_user_agent(request),
-            previous_token=request.cookies.get(SESSION_COOKIE),
-        )
-    except DomainError as exc:
-        raise FormError(
-            render(
-                request,
-                "accounts/signup.html",
-                {"form": {"email": email, "display_name": display_name}, "error": exc},
-                block="signup_form",
-                status_code=422,
+        with session.begin_nested():  # a refused sign-up leaves only its count behind
+            service.sign_up_resident(
+                session,
+                email=email,
+                password=password,
+                display_name=display_name,
+                settings=settings,
             )
-        ) from exc
+            _user, token = service.log_in(
+                session,
+                email=email,
+                password=password,
+                settings=settings,
+                user_agent=_user_agent(request),
+                previous_token=request.cookies.get(SESSION_COOKIE),
+            )
+    except DomainError as exc:
+        # Returned, not raised: the attempt's count commits; the savepoint undid the rest.
+        return render(
+            request,
+            "accounts/signup.html",
+            {"form": {"email": email, "display_name": display_name}, "error": exc},
+            block="signup_form",
+            status_code=429 if exc.status_code == 429 else 422,
+        )
     response = see_other(request, "/")
     set_session_cookie(response, token, settings)
     return response
@@ -167,14 +184,19 @@ def api_session(request: Request, user: OptionalUser, settings: SettingsDep) -> 
 def api_login(
     request: Request, body: LogIn, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    user, token = service.log_in(
-        session,
-        email=body.email,
-        password=body.password,
-        settings=settings,
-        user_agent=_user_agent(request),
-        previous_token=request.cookies.get(SESSION_COOKIE),
-    )
+    try:
+        user, token = service.log_in_limited(
+            session,
+            email=body.email,
+            password=body.password,
+            settings=settings,
+            client=_client(request),
+            now=int(time.time()),
+            user_agent=_user_agent(request),
+            previous_token=request.cookies.get(SESSION_COOKIE),
+        )
+    except DomainError as exc:
+        return problem_for(exc)  # returned, not raised: the failed attempt's count commits
     payload = SessionRead(user=_user_read(user), csrf_token=csrf_token(request, settings))
     response = JSONResponse(payload.model_dump())
     set_session_cookie(response, token, settings)
@@ -190,12 +212,21 @@ def api_logout(request: Request, session: SessionDep, settings: SettingsDep) -> 
 
 
 @api.post("/accounts", name="api:signup", response_model=UserRead, status_code=201)
-def api_signup(body: SignUp, session: SessionDep, settings: SettingsDep) -> UserRead:
-    user = service.sign_up_resident(
-        session,
-        email=body.email,
-        password=body.password,
-        display_name=body.display_name,
-        settings=settings,
-    )
+def api_signup(
+    request: Request, body: SignUp, session: SessionDep, settings: SettingsDep
+) -> UserRead | Response:
+    try:
+        service.count_sign_up(
+            session, settings=settings, client=_client(request), now=int(time.time())
+        )
+        with session.begin_nested():
+            user = service.sign_up_resident(
+                session,
+                email=body.email,
+                password=body.password,
+                display_name=body.display_name,
+                settings=settings,
+            )
+    except DomainError as exc:
+        return problem_for(exc)  # returned, not raised: the attempt's count commits
     return _user_read(user)

@@ -10,6 +10,7 @@ import re
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from app.core import ratelimit
 from app.core.config import Settings
 from app.core.errors import ConflictError, DomainError
 from app.core.i18n import _
@@ -143,6 +144,97 @@ def log_in(
     end_session(session, previous_token)
     token = start_session(session, user=user, settings=settings, user_agent=user_agent)
     return user, token
+
+
+# Rate limits (shared by every worker through ``app.core.ratelimit``).
+LOGIN_WINDOW_SECONDS = 900
+LOGIN_FAILURES_PER_CLIENT = 30
+LOGIN_FAILURES_PER_ACCOUNT = 10
+SIGNUP_WINDOW_SECONDS = 3600
+SIGNUPS_PER_CLIENT = 20
+
+
+class TooManyLoginAttemptsError(DomainError):
+    status_code = 429
+    code = "too-many-attempts"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("Too many failed log-in attempts. Please wait a quarter of an hour and try again.")
+        )
+
+
+class TooManySignUpsError(DomainError):
+    status_code = 429
+    code = "too-many-attempts"
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("Too many sign-ups from this connection. Please wait an hour and try again.")
+        )
+
+
+def _limit_key(settings: Settings) -> bytes:
+    return b"rate-limit:" + settings.secret_key.get_secret_value().encode()
+
+
+def log_in_limited(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    settings: Settings,
+    client: str,
+    now: int,
+    user_agent: str = "",
+    previous_token: str | None = None,
+) -> tuple[User, str]:
+    """``log_in`` behind two limits of failed attempts: per client and per account.
+
+    A failed attempt is counted and ``InvalidCredentialsError`` raised; the caller must let
+    the count commit (return its refusal rather than raise).  A savepoint undoes whatever
+    the failed login wrote, so only the count remains.
+    """
+    key = _limit_key(settings)
+    limits = (
+        (ratelimit.bucket_for("login-client", client, key), LOGIN_FAILURES_PER_CLIENT),
+        (
+            ratelimit.bucket_for("login-account", normalize_email(email), key),
+            LOGIN_FAILURES_PER_ACCOUNT,
+        ),
+    )
+    for bucket, limit in limits:
+        if ratelimit.is_limited(
+            session, bucket=bucket, now=now, limit=limit, window=LOGIN_WINDOW_SECONDS
+        ):
+            raise TooManyLoginAttemptsError()
+    try:
+        with session.begin_nested():
+            return log_in(
+                session,
+                email=email,
+                password=password,
+                settings=settings,
+                user_agent=user_agent,
+                previous_token=previous_token,
+            )
+    except InvalidCredentialsError:
+        for bucket, _limit in limits:
+            ratelimit.record(session, bucket=bucket, now=now, window=LOGIN_WINDOW_SECONDS)
+        raise
+
+
+def count_sign_up(session: Session, *, settings: Settings, client: str, now: int) -> None:
+    """Count a sign-up attempt of ``client`` (successful or not), refusing one over the limit.
+
+    The caller runs the sign-up in a savepoint and lets the count commit either way.
+    """
+    bucket = ratelimit.bucket_for("signup-client", client, _limit_key(settings))
+    if ratelimit.is_limited(
+        session, bucket=bucket, now=now, limit=SIGNUPS_PER_CLIENT, window=SIGNUP_WINDOW_SECONDS
+    ):
+        raise TooManySignUpsError()
+    ratelimit.record(session, bucket=bucket, now=now, window=SIGNUP_WINDOW_SECONDS)
 
 
 def log_out(session: Session, *, token: str | None) -> None:

@@ -30,13 +30,16 @@ from app.ballots.schemas import (
     ProjectOnBallot,
 )
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError, NotFoundError, problem
+from app.core.errors import DomainError, FormError, NotFoundError, form_page, problem
 from app.core.htmx import is_htmx, see_other
 from app.core.templating import render
 from app.eligibility import service as eligibility_service
 from app.eligibility.dependencies import AccessCodeKey, ClientBucket
 
 router = APIRouter(tags=["pages: voting"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("ballots:ballot", "ballots:start")
+form_page("ballots:cast", "ballots:start")
 api = APIRouter(prefix="/api", tags=["voting"])
 
 # Ballot pages carry the code and the choices: never keep them in a cache (shared kiosks).

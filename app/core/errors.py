@@ -8,12 +8,18 @@ Services raise ``DomainError`` (or a subclass); they never raise ``HTTPException
   re-rendered form.  An uncaught ``DomainError`` shows the error page with its message.
 - ``/api/``: a JSON problem (RFC 9457, ``application/problem+json``).
 - 404, 405, 413 (huge bodies, see ``BodySizeLimitMiddleware``), 422 (malformed input) get the
-  same treatment.  Anonymous visitors of a protected page are sent to the login form.
+  same treatment.
+- Input refused before a page handler runs (a field too long or not a number, a NUL or other
+  control character) shows the form again: each page router declares, with ``form_page``,
+  which page shows the form a route receives; ``show_form_again`` renders that page (a GET
+  through the app, same cookies) with the field's message and what was typed, status 422.
+  Anonymous visitors of a protected page are sent to the login form.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +28,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.i18n import _
@@ -83,12 +90,138 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class ForbiddenCharactersError(DomainError):
+    code = "forbidden-characters"
+
+    def __init__(self, *, field: str | None = None) -> None:
+        super().__init__(_("The text contains characters that are not allowed."), field=field)
+
+
 class FormError(Exception):
     """Carries a ready response (a form shown again with messages) out of a handler."""
 
     def __init__(self, response: Response) -> None:
         super().__init__("form shown again")
         self.response = response
+
+
+@dataclass(frozen=True)
+class FormRedo:
+    """A form to show again: the refusal, what was typed (no secrets), the page section."""
+
+    error: DomainError
+    values: dict[str, str] = field(default_factory=dict)
+    section: str | None = None
+    htmx: bool = False
+
+
+#: For an htmx post, the page's main content replaces what ``<main id="main">`` holds.
+REDO_HTMX_HEADERS = {"HX-Retarget": "#main", "HX-Reswap": "innerHTML"}
+
+# post route name -> (route name of the page that shows its form, section of that page)
+_FORM_PAGES: dict[str, tuple[str, str | None]] = {}
+_NOT_ECHOED = frozenset({"password", "csrf_token"})
+_FORWARDED_SCOPE_KEYS = (
+    "type", "asgi", "http_version", "scheme", "server", "client", "root_path", "extensions",
+)  # fmt: skip
+
+
+def form_page(post_route: str, page_route: str, *, section: str | None = None) -> None:
+    """Declare that the form posted to ``post_route`` is shown by the page ``page_route``.
+
+    The page's GET handler must take the post route's path parameters (or a subset).
+    ``section`` tells a page with several forms which one the message belongs to.
+    """
+    _FORM_PAGES[post_route] = (page_route, section)
+
+
+def form_redo(request: Request) -> FormRedo | None:
+    redo = request.scope.get("state", {}).get("form_redo")
+    return redo if isinstance(redo, FormRedo) else None
+
+
+async def show_form_again(request: Request, error: DomainError) -> Response | None:
+    """The page of the refused form with ``error`` at its field (422), or None if unknown."""
+    if wants_json(request) or request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    from app.core.htmx import is_htmx
+
+    route_name = getattr(request.scope.get("route"), "name", None)
+    page = _FORM_PAGES.get(route_name or "")
+    if page is None:
+        return None
+    try:
+        path = request.app.url_path_for(page[0], **request.path_params)
+    except NoMatchFound:
+        return None
+    typed = request.scope.get("state", {}).get("form_values") or {}
+    values = {
+        k: v
+        for k, v in typed.items()
+        if k not in _NOT_ECHOED and k != error.field and len(v) < 10_000
+    }
+    redo = FormRedo(error=error, values=values, section=page[1], htmx=is_htmx(request))
+    headers = [
+        (k, v)
+        for k, v in request.scope["headers"]
+        if k not in (b"content-type", b"content-length") and not k.startswith(b"hx-")
+    ]
+    scope: dict[str, Any] = {
+        k: request.scope[k] for k in _FORWARDED_SCOPE_KEYS if k in request.scope
+    }
+    scope.update(
+        method="GET",
+        path=str(path),
+        raw_path=str(path).encode(),
+        query_string=b"",
+        headers=headers,
+        state={**request.scope.get("state", {}), "form_redo": redo},
+    )
+    status = 0
+    response_headers: list[tuple[bytes, bytes]] = []
+    body: list[bytes] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            response_headers.extend(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            body.append(message.get("body", b""))
+
+    await request.app(scope, receive, send)
+    if status != 422:  # the page did not show the form (a redirect, a refusal): plain error
+        return None
+    response = Response(b"".join(body), status_code=422)
+    for key, value in response_headers:
+        if key.lower() != b"content-length":
+            response.headers.append(key.decode("latin-1"), value.decode("latin-1"))
+    return response
+
+
+def _input_error(errors: list[dict[str, Any]]) -> DomainError:
+    """A person's message for the first refused form field."""
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    name = loc[-1] if loc else None
+    kind = first.get("type", "")
+    ctx = first.get("ctx") or {}
+    if kind == "string_too_long":
+        message = _("This text is too long: at most %(max)s characters.") % {
+            "max": ctx.get("max_length", "?")
+        }
+    elif kind in ("int_parsing", "int_from_float", "int_type"):
+        message = _("Enter a whole number.")
+    elif kind == "missing":
+        message = _("This field is required.")
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        message = _("A number is out of range.")
+    else:
+        message = _("Some values are missing or not valid.")
+    return DomainError(message, field=name)
 
 
 def wants_json(request: Request) -> bool:
@@ -169,21 +302,30 @@ def _login_redirect(request: Request) -> Response:
     return Response(status_code=303, headers={"Location": login})
 
 
+def problem_for(exc: DomainError) -> JSONResponse:
+    """The JSON problem of a refusal (for an API handler that returns it instead of raising,
+    so that what it counted, such as a failed attempt, is committed)."""
+    extra: dict[str, Any] = {}
+    if exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.message}]
+    response = problem(
+        exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message, code=exc.code, **extra
+    )
+    if exc.status_code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
 async def domain_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_json(request):
-        extra: dict[str, Any] = {}
-        if exc.field:
-            extra["errors"] = [{"field": exc.field, "message": exc.message}]
-        return problem(
-            exc.status_code,
-            _TITLES.get(exc.status_code, "Error"),
-            exc.message,
-            code=exc.code,
-            **extra,
-        )
+        return problem_for(exc)
     if isinstance(exc, AuthenticationRequiredError):
         return _login_redirect(request)
+    if isinstance(exc, ForbiddenCharactersError):
+        again = await show_form_again(request, exc)
+        if again is not None:
+            return again
     return _error_page(request, exc.status_code, exc.message)
 
 
@@ -232,6 +374,10 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
                 for e in errors
             ],
         )
+    if errors:
+        again = await show_form_again(request, _input_error(errors))
+        if again is not None:
+            return again
     return _error_page(
         request, 422, _("Some values are missing or not valid."), [_describe(e) for e in errors]
     )
@@ -321,6 +467,10 @@ async def read_form(request: Request) -> FormData:
     uploaded part leaks an open temporary file.
     """
     form = await request.form()
+    # Kept for ``show_form_again`` (the error handlers see a new Request without the form).
+    request.scope.setdefault("state", {})["form_values"] = {
+        k: v for k, v in form.multi_items() if isinstance(v, str)
+    }
     stack = request.scope.get("fastapi_middleware_astack")
     if stack is not None:
         stack.push_async_callback(form.close)
@@ -334,14 +484,18 @@ async def reject_control_characters(request: Request) -> None:
     keeps SQLite and PostgreSQL behaving alike.  Tabs and line breaks are fine.
     """
     if any(_has_control_character(v) for v in request.query_params.values()):
-        raise DomainError(_("The text contains characters that are not allowed."))
+        raise ForbiddenCharactersError()
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await read_form(request)
-        values: list[Any] = [v for v in form.values() if isinstance(v, str)]
-        values += list(form.keys())
+        for name, value in form.multi_items():
+            if _has_control_character(name):
+                raise ForbiddenCharactersError()
+            if isinstance(value, str) and _has_control_character(value):
+                raise ForbiddenCharactersError(field=name)
+        return
     elif content_type.startswith("application/json"):
         import json
 
@@ -352,7 +506,7 @@ async def reject_control_characters(request: Request) -> None:
     else:
         return
     if any(_has_control_character(v) for v in values):
-        raise DomainError(_("The text contains characters that are not allowed."))
+        raise ForbiddenCharactersError()
 
 
 class BodySizeLimitMiddleware:

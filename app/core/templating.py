@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app.core.config import get_settings
+from app.core.errors import REDO_HTMX_HEADERS, form_redo
 from app.core.htmx import is_htmx
 from app.core.i18n import (
     HTML_LANG,
@@ -115,6 +116,14 @@ def _context(request: Request, ctx: Mapping[str, Any] | None) -> dict[str, Any]:
     }
     if ctx:
         base.update(ctx)
+    redo = form_redo(request)
+    if redo is not None:
+        # The page is shown again for a form whose input was refused at the door (see
+        # ``app.core.errors.show_form_again``): the message and what was typed go in.
+        base["error"] = redo.error
+        base["form"] = {**(base.get("form") or {}), **redo.values}
+        if redo.section is not None:
+            base["section"] = redo.section
     return base
 
 
@@ -141,7 +150,15 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """The page, or only ``block`` when htmx asks (``Vary: HX-Request`` either way)."""
-    body = render_text(request, template, ctx, block=block if is_htmx(request) else None)
+    redo = form_redo(request)
+    if redo is not None:
+        # A form shown again after refused input: 422; for htmx, the page's main content.
+        block = "main_content" if redo.htmx else None
+        status_code = 422
+        headers = {**(headers or {}), **REDO_HTMX_HEADERS} if redo.htmx else headers
+        body = render_text(request, template, ctx, block=block)
+    else:
+        body = render_text(request, template, ctx, block=block if is_htmx(request) else None)
     response = HTMLResponse(body, status_code=status_code, headers=dict(headers or {}))
     response.headers["Vary"] = "HX-Request"
     return response

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request, Response
 from starlette.datastructures import FormData
 
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError, read_form
+from app.core.errors import DomainError, FormError, form_page, read_form
 from app.core.htmx import see_other
 from app.core.i18n import _
 from app.core.money import minor_to_major_text, parse_money
@@ -33,6 +33,12 @@ from app.cycles.views import cycle_context, cycle_read
 from app.tally import TIE_BREAKS
 
 router = APIRouter(tags=["pages: cycles"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("cycles:create", "cycles:new")
+form_page("cycles:update", "cycles:settings", section="details")
+form_page("cycles:add_district", "cycles:settings", section="districts")
+form_page("cycles:update_district", "cycles:settings", section="districts")
+form_page("cycles:set_rules", "cycles:settings", section="rules")
 api = APIRouter(prefix="/api", tags=["cycles"])
 
 NEW_DISTRICT_ROWS = 5

@@ -1,4 +1,5 @@
-"""Tables of the eligibility domain: access-code batches, access codes, rate-limit buckets."""
+"""Tables of the eligibility domain: access-code batches and access codes (rate-limit buckets
+live in ``app.core.ratelimit``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
+from app.core.ratelimit import RateLimitBucket as RateLimitBucket  # moved to app.core
 
 
 class AccessCodeBatch(SQLModel, table=True):
@@ -36,17 +38,3 @@ class AccessCode(SQLModel, table=True):
     district_id: int = Field(foreign_key="district.id", index=True)
     code_hash: str = Field(max_length=64, unique=True)
     used: bool = Field(default=False)
-
-
-class RateLimitBucket(SQLModel, table=True):
-    """Failed code attempts of one client (keyed hash of its address) in a fixed time window.
-
-    Lives in the database so that every worker process sees the same count.
-    """
-
-    __tablename__ = "rate_limit_bucket"
-    __table_args__ = (CheckConstraint("failures >= 0", name="failures_non_negative"),)
-
-    bucket: str = Field(primary_key=True, max_length=80)
-    window_start: int
-    failures: int = Field(default=0)

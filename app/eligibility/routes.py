@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlmodel import Session
 
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError
+from app.core.errors import DomainError, FormError, form_page
 from app.core.i18n import _
 from app.core.security import OrganizerUser, StaffUser
 from app.core.templating import render
@@ -26,6 +26,8 @@ from app.eligibility.dependencies import AccessCodeKey, CycleFromPath, DistrictF
 from app.eligibility.schemas import AccessCodeBatchCreate, AccessCodeBatchRead, DistrictCodesRead
 
 router = APIRouter(tags=["pages: access codes"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("eligibility:issue", "eligibility:index")
 api = APIRouter(prefix="/api", tags=["access codes"])
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from app.core import ratelimit
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.core.i18n import _
@@ -22,7 +21,7 @@ from app.eligibility.codes import (
     generate_code,
     normalize_code,
 )
-from app.eligibility.models import AccessCode, AccessCodeBatch, RateLimitBucket
+from app.eligibility.models import AccessCode, AccessCodeBatch
 
 MAX_BATCH = 10_000
 FAILURE_LIMIT = 10
@@ -171,11 +170,6 @@ def client_bucket(*, client: str, key: bytes) -> str:
     return "code:" + client_hash(key, client)[:64]
 
 
-_ATTEMPTS = select(RateLimitBucket.window_start, RateLimitBucket.failures).where(  # type: ignore[call-overload]
-    RateLimitBucket.bucket == bindparam("bucket")
-)
-
-
 def check_attempts(
     session: Session,
     *,
@@ -185,9 +179,7 @@ def check_attempts(
     window: int = FAILURE_WINDOW_SECONDS,
 ) -> None:
     """Refuse a client that made ``limit`` failed attempts in the current window."""
-    start = now - now % window
-    row = session.connection().execute(_ATTEMPTS, {"bucket": bucket}).first()
-    if row is not None and row.window_start == start and row.failures >= limit:
+    if ratelimit.is_limited(session, bucket=bucket, now=now, limit=limit, window=window):
         raise TooManyAttemptsError()
 
 
@@ -195,20 +187,4 @@ def record_failed_attempt(
     session: Session, *, bucket: str, now: int, window: int = FAILURE_WINDOW_SECONDS
 ) -> int:
     """Count one failed attempt (atomic upsert, shared by every worker); returns the count."""
-    start = now - now % window
-    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(bucket=bucket, window_start=start, failures=1)
-        .on_conflict_do_update(
-            index_elements=["bucket"],
-            set_={
-                "failures": case((table.c.window_start == start, table.c.failures + 1), else_=1),
-                "window_start": start,
-            },
-        )
-        .returning(table.c.failures)
-    )
-    return int(session.execute(stmt).scalar_one())
+    return ratelimit.record(session, bucket=bucket, now=now, window=window)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError, PermissionDeniedError
+from app.core.errors import DomainError, FormError, PermissionDeniedError, form_page
 from app.core.htmx import see_other
 from app.core.i18n import _
 from app.core.money import minor_to_major_text, parse_money
@@ -31,6 +31,10 @@ from app.proposals.schemas import (
 )
 
 router = APIRouter(tags=["pages: proposals"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("proposals:create", "proposals:new")
+form_page("proposals:update", "proposals:edit")
+form_page("proposals:move_phase", "proposals:review")
 api = APIRouter(prefix="/api", tags=["proposals"])
 
 

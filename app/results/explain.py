@@ -9,6 +9,7 @@ into a translated sentence when a page is shown.  Money in facts is exact, in mi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
@@ -58,17 +59,48 @@ def explanation_facts(
                 facts[pid] = {"kind": "greedy-no-fit", **base}
                 stopped = outcome.rule == "greedy-no-skip"
         return facts
+    if outcome.rule == "utilitarian":
+        total = sum(votes[p] for p in selected)
+        spent = sum((cost[p] for p in selected), Fraction(0))
+        for pid in election.projects:
+            if pid in selected:
+                facts[pid] = {"kind": "util-funded", "total": total, "spent": minor(spent)}
+            elif cost[pid] > election.budget:
+                facts[pid] = {"kind": "too-expensive"}
+            else:
+                facts[pid] = {"kind": "util-unfunded", "total": total}
+            facts[pid]["votes"] = votes[pid]
+        return facts
+    if outcome.rule == "phragmen":
+        left = Fraction(election.budget)
+        for number, pid in enumerate(outcome.selected, start=1):
+            left -= cost[pid]
+            facts[pid] = {"kind": "phragmen-funded", "round": number, "left": minor(left)}
+        for pid in election.projects:
+            if pid not in facts:
+                facts[pid] = (
+                    {"kind": "too-expensive"}
+                    if cost[pid] > election.budget
+                    else {
+                        "kind": "phragmen-stopped",
+                        "round": len(outcome.selected) + 1,
+                        "left": minor(left),
+                    }
+                )
+        return facts
     if outcome.rule not in MES_RULES:
         return facts
     share = Fraction(outcome.details["per_voter_budget"])
-    money = [share] * len(election.ballots)
+    # Voters with the same ballot pay the same in every round: one budget per distinct ballot.
+    groups = Counter(frozenset(b.projects) for b in election.ballots)
+    money = dict.fromkeys(groups, share)
     spent = Fraction(0)
     for number, rnd in enumerate(outcome.details.get("rounds", []), start=1):
         pid = str(rnd["project"])
         price = Fraction(rnd["rho"]) * cost[pid]
-        for i, ballot in enumerate(election.ballots):
-            if pid in ballot.projects:
-                money[i] -= min(money[i], price)
+        for group in groups:
+            if pid in group:
+                money[group] -= min(money[group], price)
         spent += cost[pid]
         facts[pid] = {
             "kind": "mes-funded",
@@ -94,10 +126,7 @@ def explanation_facts(
     for pid in election.projects:
         if pid in facts:
             continue
-        have = sum(
-            (m for m, b in zip(money, election.ballots, strict=True) if pid in b.projects),
-            Fraction(0),
-        )
+        have = sum((money[b] * n for b, n in groups.items() if pid in b), Fraction(0))
         facts[pid] = {
             "kind": "mes-short",
             "have": minor(have),
@@ -185,6 +214,32 @@ def explain(facts: Mapping[str, Any] | None, cost_minor: int, currency: str) -> 
             "Funded after equal shares, with the money left (%(left)s), as the project with "
             "the most votes that still fit; it costs %(cost)s."
         ) % {"left": _money(facts["left"], currency), "cost": cost}
+    if kind == "util-funded":
+        return _(
+            "Funded: part of the set of projects within the budget with the most approvals in "
+            "total (%(total)s approvals for %(spent)s); it has %(votes)s votes."
+        ) % {
+            "total": format_number(facts["total"]),
+            "spent": _money(facts["spent"], currency),
+            "votes": format_number(facts["votes"]),
+        }
+    if kind == "util-unfunded":
+        return _(
+            "Not funded: no set of projects within the budget that includes it has more than "
+            "%(total)s approvals in total; it has %(votes)s votes."
+        ) % {"total": format_number(facts["total"]), "votes": format_number(facts["votes"])}
+    if kind == "too-expensive":
+        return _("Not funded: it costs more than the whole budget.")
+    if kind == "phragmen-funded":
+        return _("Funded in round %(round)s; %(left)s of the budget was left after it.") % {
+            "round": format_number(facts["round"]),
+            "left": _money(facts["left"], currency),
+        }
+    if kind == "phragmen-stopped":
+        return _(
+            "Not funded: counting stopped in round %(round)s with %(left)s left, when the next "
+            "project to buy did not fit."
+        ) % {"round": format_number(facts["round"]), "left": _money(facts["left"], currency)}
     if kind == "mes-short":
         return _(
             "Not funded: its supporters had %(have)s left, %(short)s short of its cost %(cost)s."

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
 
 from app.core.db import SessionDep
-from app.core.errors import DomainError, FormError
+from app.core.errors import DomainError, FormError, form_page
 from app.core.htmx import see_other
 from app.core.security import OrganizerUser
 from app.core.templating import render
@@ -22,6 +22,8 @@ from app.results.explain import explain
 from app.results.schemas import CycleResultsRead, DistrictResultRead, ProjectResultRead
 
 router = APIRouter(tags=["pages: results"])
+# Input refused before a handler runs shows these pages again (app.core.errors).
+form_page("results:publish", "results:show")
 api = APIRouter(prefix="/api", tags=["results"])
 
 

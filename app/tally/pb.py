@@ -240,6 +240,7 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
     seen: list[str] = []
     header: list[str] = []
     expect_header = False
+    section_line = 0
     voter_col = vote_col = points_col = -1
     try:
         for line, row in _rows(lines):
@@ -262,6 +263,7 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
                     builder.start_votes()
                 seen.append(first)
                 section = first
+                section_line = line
                 expect_header = True
                 continue
             if not section:
@@ -318,7 +320,7 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
             raise PbFormatError(exc.line, exc.reason, name=name) from None
         raise
     if expect_header:
-        raise builder.fail(0, f"section {section.upper()} has no header line")
+        raise builder.fail(section_line, f"section {section.upper()} has no header line")
     for needed in _SECTIONS:
         if needed not in seen:
             raise builder.fail(0, f"missing section {needed.upper()}")

@@ -22,6 +22,7 @@ from app.eligibility import service as eligibility_service
 from app.ledger.verify.recount import seed_commitment
 from app.proposals.models import ProposalStatus
 from app.results import service
+from app.results.explain import explain, explanation_facts
 from app.tally import Ballot, BallotRules, Election, Project, tally
 from tests.factories import districts_of, make_cycle, make_proposal
 
@@ -181,7 +182,110 @@ def test_results_page_shows_rule_and_explanations(
     )
     seed = page.select_one("#tie-break-seed").get_text(" ", strip=True)
     assert cycle.tie_break_seed in seed
+    commitment = cycles_service.tie_break_commitment(cycle)
+    assert commitment is not None and commitment in seed
+    detail = BeautifulSoup(client.get(f"/cycles/{cycle.id}").text, "html.parser")
+    shown = [c.get_text(strip=True) for c in detail.select("code.digest")]
+    assert commitment in shown
+    assert cycle.tie_break_seed not in detail.get_text()  # the seed itself stays private
     zh = BeautifulSoup(client.get(url, headers={"Accept-Language": "zh-CN"}).text, "html.parser")
     zh_why = _why(zh)
     assert zh_why["Square"] != why["Square"] and "€25.00" in zh_why["Square"]
     assert "Method of Equal Shares" not in zh.select_one("section.district-result").get_text()
+
+
+def test_greedy_explanations_give_rank_and_money_left(db_session: Session) -> None:
+    cycle, ids = _equalshares_cycle(db_session, rule="greedy")
+    outcome = service.publish_results(db_session, cycle=cycle)[0]
+    facts = json.loads(outcome.result.outcome_json)["explain"]
+    costs = {p.proposal_id: p.cost for p in outcome.projects}
+    texts = {
+        title: explain(facts[str(pid)], costs[pid], cycle.currency) for title, pid in ids.items()
+    }
+    # Order: Fountain and Square (7 votes; Fountain cheaper), then Garden (3 votes).
+    assert texts["Fountain"] == (
+        "Rank 1 of 3 with 7 votes; €100.00 of the budget was left when its turn came; "
+        "it costs €45.00: funded."
+    )
+    assert texts["Square"] is not None and texts["Square"].startswith("Rank 2 of 3")
+    assert texts["Garden"] == (
+        "Rank 3 of 3 with 3 votes; €5.00 of the budget was left when its turn came; "
+        "it costs €30.00, which does not fit: not funded."
+    )
+
+
+def test_phragmen_and_utilitarian_explanations() -> None:
+    projects = {
+        "a": Project("a", Fraction(60), "A"),
+        "b": Project("b", Fraction(50), "B"),
+        "c": Project("c", Fraction(30), "C"),
+        "d": Project("d", Fraction(130), "D"),
+    }
+    election = Election(
+        budget=Fraction(100),
+        projects=projects,
+        rules=BallotRules(kind="approval", max_sum_cost=Fraction(100)),
+        ballots=(Ballot(projects=("a", "c")),) * 3 + (Ballot(projects=("b", "d")),) * 2,
+    )
+
+    def texts(rule: str) -> dict[str, str | None]:
+        outcome = tally(election, rule)
+        facts = explanation_facts(election, outcome, 100)
+        return {p: explain(facts[p], int(projects[p].cost * 100), "EUR") for p in projects}
+
+    phragmen = texts("phragmen")
+    assert phragmen["c"] == "Funded in round 1; €70.00 of the budget was left after it."
+    assert phragmen["b"] == "Funded in round 2; €20.00 of the budget was left after it."
+    assert phragmen["a"] == (
+        "Not funded: counting stopped in round 3 with €20.00 left, when the next project to "
+        "buy did not fit."
+    )
+    assert phragmen["d"] == "Not funded: it costs more than the whole budget."
+    utilitarian = texts("utilitarian")
+    assert utilitarian["a"] == (
+        "Funded: part of the set of projects within the budget with the most approvals in "
+        "total (6 approvals for €90.00); it has 3 votes."
+    )
+    assert utilitarian["b"] is not None and utilitarian["b"].startswith(
+        "Not funded: no set of projects within the budget that includes it has more than 6"
+    )
+
+
+def test_settings_offer_the_rules_with_labels_and_refuse_others(
+    client: Any, db_session: Session, login_as: Any, htmx: dict[str, str]
+) -> None:
+    login_as("organizer")
+    cycle = make_cycle(db_session, phase=Phase.draft)
+    db_session.commit()
+    page = BeautifulSoup(client.get(f"/cycles/{cycle.id}/settings").text, "html.parser")
+    options = page.select("#rules_form select[name=tally_rule] option")
+    assert [o["value"] for o in options] == cycles_service.tally_rules_for("approval")
+    labels = {o["value"]: o.get_text(strip=True) for o in options}
+    assert labels["equalshares"] == "Method of Equal Shares"
+    help_text = page.select_one("#rule-help").get_text(" ", strip=True)
+    assert "equal share of the budget" in help_text
+    zh = BeautifulSoup(
+        client.get(f"/cycles/{cycle.id}/settings", headers={"Accept-Language": "zh-CN"}).text,
+        "html.parser",
+    )
+    zh_labels = {
+        o["value"]: o.get_text(strip=True)
+        for o in zh.select("#rules_form select[name=tally_rule] option")
+    }
+    assert zh_labels["equalshares"] != labels["equalshares"]
+    refused = client.post(
+        f"/cycles/{cycle.id}/rules",
+        data={
+            "ballot_kind": "approval",
+            "min_choices": "0",
+            "max_choices": "",
+            "tally_rule": "greedy-threshold",
+            "tie_break": "default",
+        },
+        headers=htmx,
+    )
+    assert refused.status_code == 422
+    form = BeautifulSoup(refused.text, "html.parser").find(id="rules_form")
+    assert "cannot count this kind of ballot" in form.get_text()
+    db_session.refresh(cycle)
+    assert cycle.tally_rule == "greedy"

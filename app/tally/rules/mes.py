@@ -55,12 +55,21 @@ def _load_mpq() -> Callable[..., Any] | None:
     return mpq
 
 
-_MPQ = _load_mpq()
-ADAPTIVE = True
-ACCELERATOR = "gmpy2" if _MPQ is not None else "none"
+_UNSET: Any = object()
+_MPQ: Any = _UNSET  # loaded on first use, so that `plaza tally` with greedy never imports it
+
+
+def accelerator() -> str:
+    """Which exact rationals equal shares uses: "gmpy2" or "none" (Fraction)."""
+    global _MPQ
+    if _MPQ is _UNSET:
+        _MPQ = _load_mpq()
+    return "gmpy2" if _MPQ is not None else "none"
 
 
 def Q(x: Fraction | int) -> Any:  # noqa: N802 - the exact rational type used in runs
+    if _MPQ is _UNSET:
+        accelerator()
     if _MPQ is None:
         return Fraction(x)
     if isinstance(x, Fraction):
@@ -364,7 +373,8 @@ def run(
                 skipped.append(pid)
                 continue
             if pid in dirty:
-                result = evaluate(pid) if track else evaluate_walk(pid)
+                walk = not track and len(groups[pid]) == 1
+                result = evaluate_walk(pid) if walk else evaluate(pid)
                 dirty.discard(pid)
                 if result is None:
                     remaining.discard(pid)
@@ -552,7 +562,7 @@ def add_one(
                 k = need
             else:
                 misses += 1
-                wait = min(2**misses, 64) if ADAPTIVE else 0
+                wait = min(2**misses, 64)
         track = fast and wait == 0
         if wait:
             wait -= 1

@@ -10,10 +10,11 @@ pabutools. Loads are exact fractions; voters with equal loads are one bitset.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from app.tally.model import Election
 from app.tally.outcome import Number, Outcome, money
-from app.tally.rules.mes import _bitset
+from app.tally.rules.mes import Q, _bitset, _frac
 from app.tally.tiebreak import describe_tie, tie_key_function
 
 
@@ -30,7 +31,9 @@ def phragmen(
     score = {pid: len(ix) for pid, ix in indices.items()}
     key = tie_key_function(election, tie_break, seed, score)
     remaining = {pid for pid, p in projects.items() if p.cost <= election.budget}
-    loads: list[tuple[Fraction, int]] = [(Fraction(0), (1 << n) - 1)]
+    zero = Q(0)
+    qcost = {pid: Q(p.cost) for pid, p in projects.items()}
+    loads: list[tuple[Any, int]] = [(zero, (1 << n) - 1)]  # exact (gmpy2 when installed)
     spent = Fraction(0)
     selected: list[str] = []
     explanations: dict[str, str] = {}
@@ -39,14 +42,18 @@ def phragmen(
     stop_note = ""
     round_no = 0
     while remaining:
-        best: Fraction | None = None
+        best: Any = None
         tied: list[str] = []
         for pid in remaining:
             if score[pid] == 0:
                 continue
             mask = support[pid]
-            total = sum((load * (cls & mask).bit_count() for load, cls in loads), Fraction(0))
-            new_max = (total + projects[pid].cost) / score[pid]
+            total = zero
+            for load, cls in loads:
+                k = (cls & mask).bit_count()
+                if k:
+                    total += load * k
+            new_max = (total + qcost[pid]) / score[pid]
             if best is None or new_max < best:
                 best, tied = new_max, [pid]
             elif new_max == best:
@@ -73,12 +80,12 @@ def phragmen(
                 "once every supported project was decided (pabutools' convention)."
             )
             continue
-        scores[winner] = best
+        scores[winner] = _frac(best)
         mask = support[winner]
         loads = [(load, cls & ~mask) for load, cls in loads if cls & ~mask] + [(best, mask)]
         explanations[winner] = (
             f"Funded in round {round_no}: its {score[winner]:,} supporters' load rose to "
-            f"{_frac(best)} each; {money(election.budget - spent)} left after it."
+            f"{_show(_frac(best))} each; {money(election.budget - spent)} left after it."
         )
     for pid in projects:
         if pid in explanations:
@@ -101,7 +108,7 @@ def phragmen(
     )
 
 
-def _frac(value: Fraction) -> str:
+def _show(value: Fraction) -> str:
     if value.denominator == 1:
         return f"{value.numerator:,}"
     approx = round(value * 10000)

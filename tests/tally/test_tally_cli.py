@@ -1,0 +1,63 @@
+"""`plaza tally`: one JSON line per file, per-file errors, exit status, --explain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+
+SMALL = "equalshares_net_explanation_example1.pb"
+
+
+def test_json_line_per_file_and_errors_do_not_stop_the_others(
+    pabulib_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.pb"
+    broken.write_text(
+        "META\nkey;value\nbudget;x\nvote_type;approval\nPROJECTS\n"
+        "project_id;cost\na;1\nVOTES\nvoter_id;vote\n1;a\n"
+    )
+    paths = [
+        str(pabulib_dir / SMALL),
+        str(pabulib_dir / "Hungary_Veszprem_2025.pb"),  # rule unknown
+        str(broken),
+        str(tmp_path / "missing.pb"),
+        str(pabulib_dir / "Poland_Gdynia_2021_Redlowo__small.pb"),
+    ]
+    code = main(["tally", *paths])
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 1
+    assert captured.err == ""  # no progress bar when standard error is not a terminal
+    assert [line["file"] for line in lines] == paths
+    assert lines[0]["rule"] == "equalshares"
+    assert lines[0]["selected"] == ["bike", "playground", "library"]
+    assert lines[0]["cost"] == 1000
+    assert "unsupported rule 'unknown'" in lines[1]["error"]
+    assert "line 3" in lines[2]["error"] and "budget" in lines[2]["error"]
+    assert "No such file" in lines[3]["error"]
+    assert lines[4]["rule"] == "greedy-no-skip"
+    assert lines[4]["selected"] == ["RED/0012", "RED/0006", "RED/0009", "RED/0005"]
+
+
+def test_rule_and_tie_break_options(pabulib_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(pabulib_dir / "Hungary_Veszprem_2025.pb")
+    assert main(["tally", path, "--rule", "greedy", "--tie-break", "pabutools"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["rule"] == "greedy" and line["tie_break"] == "pabutools"
+    assert main(["tally", path, "--rule", "phragmen", "--seed", "zz"]) == 2
+    assert "--seed must be hexadecimal" in capsys.readouterr().err
+    cumulative = str(pabulib_dir / "Poland_Gdansk_2020_Rudniki.pb")
+    assert main(["tally", cumulative, "--rule", "phragmen"]) == 1
+    assert "does not support cumulative ballots" in capsys.readouterr().out
+
+
+def test_explain_prints_a_table(pabulib_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tally", "--explain", str(pabulib_dir / SMALL)]) == 0
+    out = capsys.readouterr().out
+    assert "rule equalshares (version 1)" in out
+    assert "bike" in out and "Funded in round 1" in out
+    assert "Not funded: its supporters had 200 left, 50 short of its cost 250." in out
