@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from app.tally import RULES, read_pb, tally
 from tests.tally.conftest import pabulib_files
-from tests.tally.pabutools_ref import KINDS, reference
+from tests.tally.pabutools_ref import KINDS, add1_endpoint, reference
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 FILES = {p.stem: p for p in pabulib_files()}
@@ -56,9 +57,41 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
     assert set(BENCHED) >= SLOW_ADD1
 
 
+#: (file, rule) pairs whose pabutools reference was still being computed at the last commit
+#: (pabutools needed many minutes each on the shared, loaded machine): Plaza's outcome on
+#: these is NOT yet checked against pabutools. `python -m tests.tally.make_reference` fills
+#: them; the test below fails once one lands, so that it is removed from this list.
+PENDING: set[tuple[str, str]] = {
+    ("Netherlands_Amsterdam_252", "equalshares/add1"),
+    ("Poland_Czestochowa_2024", "equalshares/add1"),
+    ("Poland_Warszawa_2019_Obszar_3-KobialkaAugustowBrzezinyGrodziskLewandow", "equalshares/add1"),
+    ("Poland_Warszawa_2024_Srodmiescie", "equalshares/add1"),
+    ("Poland_Warszawa_2024_Srodmiescie", "phragmen"),
+    ("Poland_Warszawa_2026_Mokotow", "equalshares/add1"),
+    ("Poland_Wieliczka_2023_Green_Budget", "greedy"),
+    ("Poland_Wieliczka_2023_Green_Budget", "equalshares"),
+    ("Poland_Wieliczka_2023_Green_Budget", "equalshares/add1"),
+    ("Poland_Wieliczka_2023_Green_Budget", "phragmen"),
+    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "greedy"),
+    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "equalshares"),
+    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "equalshares/add1"),
+    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "phragmen"),
+    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "greedy"),
+    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "equalshares"),
+    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "equalshares/add1"),
+    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "phragmen"),
+}
+
+
 def test_reference_covers_every_supported_file_and_rule() -> None:
     have = {(stem, rule) for stem, rule, _ in CASES}
-    have |= {(stem, "equalshares/add1") for stem in SLOW_ADD1}
+    have |= {
+        (stem, "equalshares/add1")
+        for stem in SLOW_ADD1
+        if (stem, "equalshares/add1") not in PENDING
+    }
+    assert not (have & PENDING), "a pending reference has landed: remove it from PENDING"
+    have |= PENDING
     missing = []
     for stem, path in FILES.items():
         kind = read_pb(path).meta["vote_type"]
@@ -86,7 +119,12 @@ def test_plaza_equals_pabutools(stem: str, rule: str, entry: dict[str, object]) 
     else:
         assert got == expected
     if float(entry["seconds"]) < LIVE_SECONDS:  # type: ignore[arg-type]
-        live = reference(str(FILES[stem]), rule)
+        if entry.get("mode") == "endpoint":
+            budget = Fraction(str(entry["per_voter_budget"]))
+            live, over = add1_endpoint(str(FILES[stem]), budget)
+            assert over, "the cached pabutools reference is stale"
+        else:
+            live = reference(str(FILES[stem]), rule)
         assert live == expected, "the cached pabutools reference is stale"
 
 
