@@ -6,7 +6,7 @@ Stable fixtures (other helpers build on them):
 - ``db_url`` / ``db_engine``: a database migrated with ``alembic upgrade head``, parametrized
   over SQLite and PostgreSQL (ids ``sqlite`` and ``postgresql``).  PostgreSQL comes from
   ``PLAZA_TEST_POSTGRES_URL`` (the Makefile exports it); when it is missing or down the
-  PostgreSQL variants skip with the reason locally and FAIL when ``CI=true``.
+  PostgreSQL variants FAIL with the reason (never skip).
 - ``db_session``: a session inside an outer transaction that is rolled back after the test
   (SQLAlchemy "joining a session into an external transaction"; service commits become
   savepoint releases).  Tests that need real commits (concurrency) use ``db_engine`` and
@@ -81,10 +81,9 @@ def settings() -> Settings:
 
 
 def database_unavailable(reason: str) -> None:
-    """Skip (locally, with the reason) or fail (CI=true): CI never skips a database."""
-    if IN_CI:
-        pytest.fail(f"PostgreSQL required when CI=true: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests not run: {reason}")
+    """Fail with the reason: a database test never skips (`make test` installs PostgreSQL)."""
+    where = "CI=true" if IN_CI else "run `make test`, which installs and starts it"
+    pytest.fail(f"PostgreSQL required ({where}): {reason}", pytrace=False)
 
 
 def postgres_url() -> str:
