@@ -431,7 +431,12 @@ def _seed_results(engine: object, n_ballots: int) -> tuple[int, float, float]:
 
     assert isinstance(engine, Engine)
     with write_transaction(engine) as session:
-        cycle = Cycle(title="Bench results", currency="EUR", phase=Phase.tallying.value)
+        cycle = Cycle(
+            title="Bench results",
+            currency="EUR",
+            phase=Phase.tallying.value,
+            tie_break_seed=secrets.token_hex(32),  # drawn when voting opened (cycles service)
+        )
         session.add(cycle)
         session.flush()
         districts = []
