@@ -143,7 +143,7 @@ async def create(request: Request, user: OrganizerUser, session: SessionDep) -> 
                 status_code=422,
             )
         ) from exc
-    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+    return _back_to_settings(request, cycle)
 
 
 @router.get("/cycles/{cycle_id}", name="cycles:detail")
@@ -179,6 +179,34 @@ def _settings_page(
     return render(request, "cycles/settings.html", ctx, block=block, status_code=status_code)
 
 
+def _settings_error(
+    request: Request,
+    session: SessionDep,
+    cycle: Cycle,
+    error: DomainError,
+    *,
+    section: str,
+    block: str,
+    form: dict[str, str] | None = None,
+) -> FormError:
+    """The settings page again, its failing section showing the message (422)."""
+    page = _settings_page(
+        request,
+        session,
+        cycle,
+        error=error,
+        form=form,
+        section=section,
+        block=block,
+        status_code=422,
+    )
+    return FormError(page)
+
+
+def _back_to_settings(request: Request, cycle: Cycle) -> Response:
+    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+
+
 @router.get("/cycles/{cycle_id}/settings", name="cycles:settings")
 def settings_page(
     request: Request, user: OrganizerUser, cycle: ValidCycle, session: SessionDep
@@ -201,19 +229,10 @@ async def update_details(
             planned_starts=_plan_from_form(form),
         )
     except DomainError as exc:
-        raise FormError(
-            _settings_page(
-                request,
-                session,
-                cycle,
-                error=exc,
-                form=values,
-                section="details",
-                block="details_form",
-                status_code=422,
-            )
+        raise _settings_error(
+            request, session, cycle, exc, section="details", block="details_form", form=values
         ) from exc
-    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+    return _back_to_settings(request, cycle)
 
 
 @router.post("/cycles/{cycle_id}/districts", name="cycles:add_district")
@@ -233,19 +252,16 @@ def add_district(
             budget_minor=parse_money(budget, cycle.currency, field="districts"),
         )
     except DomainError as exc:
-        raise FormError(
-            _settings_page(
-                request,
-                session,
-                cycle,
-                error=exc,
-                form={"name": name, "budget": budget},
-                section="districts",
-                block="districts_section",
-                status_code=422,
-            )
+        raise _settings_error(
+            request,
+            session,
+            cycle,
+            exc,
+            section="districts",
+            block="districts_section",
+            form={"name": name, "budget": budget},
         ) from exc
-    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+    return _back_to_settings(request, cycle)
 
 
 @router.post("/cycles/{cycle_id}/districts/{district_id}", name="cycles:update_district")
@@ -267,18 +283,10 @@ def update_district(
             budget_minor=parse_money(budget, cycle.currency, field="districts"),
         )
     except DomainError as exc:
-        raise FormError(
-            _settings_page(
-                request,
-                session,
-                cycle,
-                error=exc,
-                section="districts",
-                block="districts_section",
-                status_code=422,
-            )
+        raise _settings_error(
+            request, session, cycle, exc, section="districts", block="districts_section"
         ) from exc
-    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+    return _back_to_settings(request, cycle)
 
 
 def _int_or_error(text: str, field: str, *, allow_blank: bool) -> int | None:
@@ -322,19 +330,10 @@ def set_rules(
             tie_break=tie_break,
         )
     except DomainError as exc:
-        raise FormError(
-            _settings_page(
-                request,
-                session,
-                cycle,
-                error=exc,
-                form=values,
-                section="rules",
-                block="rules_form",
-                status_code=422,
-            )
+        raise _settings_error(
+            request, session, cycle, exc, section="rules", block="rules_form", form=values
         ) from exc
-    return see_other(request, request.app.url_path_for("cycles:settings", cycle_id=str(cycle.id)))
+    return _back_to_settings(request, cycle)
 
 
 @router.get("/audit", name="cycles:audit")
