@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts import routes as accounts_routes
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, settings_dependency
 from app.core.errors import (
     BodySizeLimitMiddleware,
     install_error_handlers,
@@ -88,7 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is not get_settings():
         # Only when handed other settings: any override makes FastAPI rebuild every
         # dependency graph on every request (a large share of a request's CPU).
-        app.dependency_overrides[get_settings] = lambda: settings
+        async def given_settings() -> Settings:
+            return settings
+
+        app.dependency_overrides[settings_dependency] = given_settings
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(home_router)
     app.include_router(accounts_routes.router)

@@ -2,7 +2,7 @@
 
 One ``Settings`` object, read once by ``get_settings()`` (cached).  Tests override it by
 setting the environment and calling ``get_settings.cache_clear()`` (see tests/conftest.py)
-and, inside the app, through ``app.dependency_overrides[get_settings]``.
+and, inside the app, through ``app.dependency_overrides[settings_dependency]``.
 
 Secrets are ``SecretStr``.  Outside ``development`` every secret must be set to something
 other than its development default, or start-up fails with a clear message.
@@ -89,4 +89,10 @@ def get_settings() -> Settings:
     return Settings()
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def settings_dependency() -> Settings:
+    """``get_settings()`` as a request dependency (async: a plain function would cost every
+    request a hop to the threadpool).  ``create_app(settings)`` overrides this one."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]

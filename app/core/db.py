@@ -15,22 +15,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import SettingsDep, get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -138,17 +140,65 @@ def read_session(engine: Engine | None = None) -> Iterator[Session]:
         yield session
 
 
-def get_session(request: Request, settings: SettingsDep) -> Iterator[Session]:
-    """The request's session: commit on normal return, roll back on error."""
-    with Session(engine_for(settings.database_url), expire_on_commit=False) as session:
-        if request.method not in SAFE_METHODS:
-            begin_write(session)
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
+@lru_cache(maxsize=16)
+def _write_bind(url: str) -> Engine:
+    """``engine_for(url)`` whose transactions begin as write transactions (SQLite: IMMEDIATE)."""
+    return engine_for(url).execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
         session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[Session]:
+    """The request's session: commit on normal return, roll back on error.
+
+    Async, and lazy: creating the session does no I/O (the connection is taken, and on SQLite
+    ``BEGIN IMMEDIATE`` issued for unsafe methods, at its first statement), so a request costs
+    no thread hop here; the commit or rollback at the end takes one, only when the session
+    began a transaction (``commit_in_threadpool`` lets a handler commit in its own hop).
+    """
+    url = settings.database_url
+    bind = engine_for(url) if request.method in SAFE_METHODS else _write_bind(url)
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_rollback_and_close, session)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_commit_and_close, session)
+    else:
+        session.close()
+
+
+async def commit_in_threadpool(session: Session, fn: Callable[[], T]) -> T:
+    """Run ``fn()`` and then commit ``session``, both in one threadpool hop.
+
+    For a hot async handler: the request's transaction commits as ``SessionDep`` would commit
+    it (before the response is sent), without a second hop.  If ``fn`` raises, nothing is
+    committed and ``SessionDep`` rolls back.
+    """
+
+    def run() -> T:
+        result = fn()
+        session.commit()
+        return result
+
+    return await run_in_threadpool(run)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
