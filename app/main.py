@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts import routes as accounts_routes
-from app.core.config import Settings, get_settings, settings_dependency
+from app.core.config import Settings, get_settings
 from app.core.errors import (
     BodySizeLimitMiddleware,
     install_error_handlers,
@@ -85,13 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    if settings is not get_settings():
-        # Only when handed other settings: any override makes FastAPI rebuild every
-        # dependency graph on every request (a large share of a request's CPU).
-        async def given_settings() -> Settings:
-            return settings
-
-        app.dependency_overrides[settings_dependency] = given_settings
+    # Dependencies read the settings from app.state (``request_settings``), not through
+    # dependency_overrides: any override makes FastAPI rebuild every dependency graph on
+    # every request (a large share of a request's CPU).
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(home_router)
     app.include_router(accounts_routes.router)

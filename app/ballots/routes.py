@@ -77,18 +77,29 @@ def _ballot_context(
     }
 
 
-def _count_failure(session: Session, *, bucket: str, exc: DomainError) -> None:
-    """Roll back the failed attempt, then count it (the request commits the count alone)."""
+def _count_failure(session: Session, *, bucket: str, exc: DomainError) -> DomainError:
+    """Roll back the failed attempt, then count it (the request commits the count alone).
+
+    Returns the refusal to show: a client already at its limit is told so (and not counted
+    again), whatever else was wrong with the attempt.
+    """
     session.rollback()
-    if not isinstance(exc, eligibility_service.TooManyAttemptsError):
-        eligibility_service.record_failed_attempt(session, bucket=bucket, now=int(time.time()))
+    if isinstance(exc, eligibility_service.TooManyAttemptsError):
+        return exc
+    now = int(time.time())
+    try:
+        eligibility_service.check_attempts(session, bucket=bucket, now=now)
+    except eligibility_service.TooManyAttemptsError as limited:
+        return limited
+    eligibility_service.record_failed_attempt(session, bucket=bucket, now=now)
+    return exc
 
 
 def _refuse_code(
     session: Session, request: Request, *, bucket: str, code: str, exc: DomainError
 ) -> Response:
     """A wrong, used or unknown code: count the failure (committed) and show the code form."""
-    _count_failure(session, bucket=bucket, exc=exc)
+    exc = _count_failure(session, bucket=bucket, exc=exc)
     return _code_page(request, code=code, error=exc.message, status_code=exc.status_code)
 
 
@@ -131,8 +142,15 @@ def cast(
 ) -> Response:
     chosen, bad = parse_choices(project)
     try:
-        eligibility_service.check_attempts(session, bucket=bucket, now=int(time.time()))
-        ballot = service.cast_ballot(session, code_text=code, chosen=chosen, key=key, garbage=bad)
+        ballot = service.cast_ballot(
+            session,
+            code_text=code,
+            chosen=chosen,
+            key=key,
+            garbage=bad,
+            client=bucket,
+            now=int(time.time()),
+        )
     except eligibility_service.AccessCodeError as exc:
         return _refuse_code(session, request, bucket=bucket, code=code, exc=exc)
     except service.BallotInvalidError as exc:
@@ -165,7 +183,7 @@ def done(request: Request, receipt: str, session: SessionDep) -> Response:
 
 
 def _code_problem(session: Session, *, bucket: str, exc: DomainError) -> JSONResponse:
-    _count_failure(session, bucket=bucket, exc=exc)
+    exc = _count_failure(session, bucket=bucket, exc=exc)
     title = "Too many requests" if exc.status_code == 429 else "Invalid access code"
     return problem(exc.status_code, title, exc.message, code=exc.code)
 
@@ -214,9 +232,13 @@ async def api_cast(
 
     def cast_and_answer() -> Any:
         try:
-            eligibility_service.check_attempts(session, bucket=bucket, now=int(time.time()))
             ballot = service.cast_ballot(
-                session, code_text=body.code, chosen=body.projects, key=key
+                session,
+                code_text=body.code,
+                chosen=body.projects,
+                key=key,
+                client=bucket,
+                now=int(time.time()),
             )
         except eligibility_service.AccessCodeError as exc:
             return _code_problem(session, bucket=bucket, exc=exc)

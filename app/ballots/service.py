@@ -11,12 +11,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlmodel import Session
 
 from app.ballots.models import Ballot, BallotItem
 from app.ballots.rules import Meter, check_approval_ballot, meter
+from app.core import ratelimit
 from app.core.errors import DomainError
 from app.core.i18n import _
 from app.core.money import format_money
@@ -144,8 +146,9 @@ _code = AccessCode.__table__  # type: ignore[attr-defined]
 _district = District.__table__  # type: ignore[attr-defined]
 _cycle = Cycle.__table__  # type: ignore[attr-defined]
 _proposal = Proposal.__table__  # type: ignore[attr-defined]
-# The code, its district and cycle, and the projects on that district's ballot (one row per
-# project, or one row without a project): everything the checks need, in one round trip.
+# The code, its district and cycle, the projects on that district's ballot (one row per
+# project, or one row without a project) and the failed attempts counted for the client:
+# everything the checks need, in one round trip.
 _CAST_LOOKUP = (
     select(
         _code.c.id,
@@ -158,6 +161,7 @@ _CAST_LOOKUP = (
         _cycle.c.max_choices,
         _proposal.c.id.label("project_id"),
         _proposal.c.final_cost_minor.label("project_cost"),
+        ratelimit.FAILURES_IN_WINDOW.label("client_failures"),
     )
     .select_from(
         _code.join(_district, _district.c.id == _code.c.district_id)
@@ -176,7 +180,19 @@ _CAST_LOOKUP = (
     .with_for_update(read=True, of=_cycle)
 )
 _INSERT_BALLOT = insert(Ballot.__table__)  # type: ignore[attr-defined]
-_ITEM = BallotItem.__table__  # type: ignore[attr-defined]
+_INSERT_ITEMS: dict[int, Any] = {}
+
+
+def _insert_items(count: int) -> Any:
+    """``INSERT INTO ballot_item ... VALUES (:b0, :p0), (:b1, :p1), ...`` with ``count`` rows:
+    one statement, one round trip. Text, because SQLAlchemy does not cache the compiled form
+    of a multi-row ``insert().values([...])``; a ``text()`` is cached (built once per count)."""
+    stmt = _INSERT_ITEMS.get(count)
+    if stmt is None:
+        rows = ", ".join(f"(:b{i}, :p{i})" for i in range(count))
+        stmt = text(f"INSERT INTO ballot_item (ballot_id, proposal_id) VALUES {rows}")
+        _INSERT_ITEMS[count] = stmt
+    return stmt
 
 
 def cast_ballot(
@@ -186,18 +202,26 @@ def cast_ballot(
     chosen: Sequence[int],
     key: bytes,
     garbage: bool = False,
+    client: str | None = None,
+    now: int = 0,
 ) -> Ballot:
     """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed).
 
-    ``garbage``: the form also sent values that are not project ids (refused). The returned
-    ``Ballot`` is the stored row's values (not attached to the session).
+    ``garbage``: the form also sent values that are not project ids (refused). ``client``:
+    the client's rate-limit bucket (``now``: the time, in seconds); a client that reached its
+    limit of failed attempts is refused, whatever the code (read in the same statement as the
+    code; the caller checks it when the code is refused, see ``eligibility_service``). The
+    returned ``Ballot`` is the stored row's values (not attached to the session).
     """
     canonical = eligibility_service.canonical_code(code_text)
     connection = session.connection()
-    rows = connection.execute(_CAST_LOOKUP, {"code_hash": code_hash(key, canonical)}).all()
+    params = eligibility_service.attempts_params(client, now=now)
+    params["code_hash"] = code_hash(key, canonical)
+    rows = connection.execute(_CAST_LOOKUP, params).all()
     if not rows:
         raise eligibility_service.AccessCodeUnknownError()
     row = rows[0]
+    eligibility_service.refuse_over_limit(row.client_failures)
     if row.used:
         raise eligibility_service.AccessCodeUsedError()
     if row.phase != Phase.voting.value:
@@ -227,10 +251,11 @@ def cast_ballot(
             "total_cost": ballot.total_cost,
         },
     )
-    # One statement with a row per item (compiled once per item count, then cached).
-    connection.execute(
-        insert(_ITEM).values([{"ballot_id": ballot.id, "proposal_id": p} for p in picked])
-    )
+    items: dict[str, object] = {}
+    for i, p in enumerate(picked):
+        items[f"b{i}"] = ballot.id
+        items[f"p{i}"] = p
+    connection.execute(_insert_items(len(picked)), items)
     return ballot
 
 

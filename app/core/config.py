@@ -2,7 +2,7 @@
 
 One ``Settings`` object, read once by ``get_settings()`` (cached).  Tests override it by
 setting the environment and calling ``get_settings.cache_clear()`` (see tests/conftest.py)
-and, inside the app, through ``app.dependency_overrides[settings_dependency]``.
+and, inside the app, by handing them to ``create_app(settings)`` (see ``request_settings``).
 
 Secrets are ``SecretStr``.  Outside ``development`` every secret must be set to something
 other than its development default, or start-up fails with a clear message.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -89,10 +89,18 @@ def get_settings() -> Settings:
     return Settings()
 
 
-async def settings_dependency() -> Settings:
-    """``get_settings()`` as a request dependency (async: a plain function would cost every
-    request a hop to the threadpool).  ``create_app(settings)`` overrides this one."""
-    return get_settings()
+def request_settings(request: Request) -> Settings:
+    """The settings of the app serving ``request``: those ``create_app(settings)`` was given
+    (kept on ``app.state``), else ``get_settings()``.  Hot dependencies call it directly:
+    each dependency of their own costs FastAPI work on every request."""
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+async def settings_dependency(request: Request) -> Settings:
+    """``request_settings`` as a dependency (async: a plain function would cost every
+    request a hop to the threadpool)."""
+    return request_settings(request)
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]

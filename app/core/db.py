@@ -3,7 +3,8 @@
 - ``engine_for(url)``: one engine per database URL (cached).  SQLite: WAL, ``busy_timeout``,
   foreign keys on, and transactions begun by us (the driver's implicit BEGIN is off) so that
   write transactions can start with ``BEGIN IMMEDIATE`` (a read-then-write race otherwise
-  duplicates rows).  PostgreSQL: a connection pool sized from the settings.
+  duplicates rows).  PostgreSQL: a connection pool sized from the settings; connections
+  that sat idle in the pool are pinged before use (``_ping_idle_connections``).
 - ``SessionDep``: one ``Session`` per request, committed when the handler returns normally
   and rolled back when it raises (declared with ``scope="function"`` so the commit happens
   before the response is sent).  Requests with an unsafe method (POST, PUT, PATCH, DELETE)
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,11 +27,12 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.core.config import SettingsDep, get_settings
+from app.core.config import get_settings, request_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 T = TypeVar("T")
@@ -99,12 +102,44 @@ def engine_for(url: str) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+    engine = create_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+#: A pooled connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling, for connections that sat idle in the pool.
+
+    A connection that waited in the pool longer than ``PING_AFTER_IDLE_SECONDS`` (the
+    database may have restarted meanwhile) is pinged at checkout; a dead one is replaced
+    before the request sees it (``DisconnectionError`` makes the pool retry with a fresh
+    connection).  ``pool_pre_ping`` would ping at every checkout: a round trip per request
+    on a busy server, where connections come back to the pool milliseconds after use.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("connection found dead at checkout") from exc
 
 
 def get_engine() -> Engine:
@@ -163,7 +198,7 @@ def _rollback_and_close(session: Session) -> None:
         session.close()
 
 
-async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session: commit on normal return, roll back on error.
 
     Async, and lazy: creating the session does no I/O (the connection is taken, and on SQLite
@@ -171,7 +206,7 @@ async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[
     no thread hop here; the commit or rollback at the end takes one, only when the session
     began a transaction (``commit_in_threadpool`` lets a handler commit in its own hop).
     """
-    url = settings.database_url
+    url = request_settings(request).database_url
     bind = engine_for(url) if request.method in SAFE_METHODS else _write_bind(url)
     session = Session(bind, expire_on_commit=False)
     try:

@@ -44,16 +44,32 @@ _COUNT = select(RateLimitBucket.window_start, RateLimitBucket.failures).where(  
 )
 
 
+def window_start(now: int, window: int) -> int:
+    return now - now % window
+
+
+#: The events counted for ``:bucket`` in the window that starts at ``:window_start`` (NULL
+#: when none): a column for a statement that checks a limit in passing (no round trip).
+FAILURES_IN_WINDOW = (
+    select(RateLimitBucket.failures)  # type: ignore[call-overload]
+    .where(
+        RateLimitBucket.bucket == bindparam("bucket"),
+        RateLimitBucket.window_start == bindparam("window_start"),
+    )
+    .scalar_subquery()
+)
+
+
 def is_limited(session: Session, *, bucket: str, now: int, limit: int, window: int) -> bool:
     """Whether ``bucket`` has counted ``limit`` events in the current window."""
-    start = now - now % window
+    start = window_start(now, window)
     row = session.connection().execute(_COUNT, {"bucket": bucket}).first()
     return row is not None and row.window_start == start and row.failures >= limit
 
 
 def record(session: Session, *, bucket: str, now: int, window: int) -> int:
     """Count one event in ``bucket`` (atomic upsert shared by every worker); returns the count."""
-    start = now - now % window
+    start = window_start(now, window)
     table = RateLimitBucket.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

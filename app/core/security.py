@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import Settings, SettingsDep, get_settings
+from app.core.config import Settings, get_settings, request_settings
 from app.core.db import SAFE_METHODS, SessionDep, UTCDateTime, utcnow
 from app.core.errors import (
     AuthenticationRequiredError,
@@ -301,7 +301,7 @@ def csrf_token(request: Request, settings: Settings) -> str:
     return hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
 
 
-async def verify_csrf(request: Request, settings: SettingsDep) -> None:
+async def verify_csrf(request: Request) -> None:
     """App-wide dependency: unsafe methods need a valid CSRF token (header or form field)."""
     if request.method in SAFE_METHODS:
         return
@@ -313,7 +313,7 @@ async def verify_csrf(request: Request, settings: SettingsDep) -> None:
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
     # Compare bytes: compare_digest refuses non-ASCII str (a TypeError, i.e. a 500).
-    expected = csrf_token(request, settings).encode()
+    expected = csrf_token(request, request_settings(request)).encode()
     if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected):
         raise CsrfError()
 

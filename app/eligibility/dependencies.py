@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.core.config import SettingsDep
+from app.core.config import request_settings
 from app.core.db import SessionDep
 from app.core.errors import NotFoundError
 from app.cycles.models import Cycle, District
@@ -27,17 +27,16 @@ def valid_district(cycle_id: int, district_id: int, session: SessionDep) -> Dist
     return district
 
 
-async def access_code_key(settings: SettingsDep) -> bytes:
+async def access_code_key(request: Request) -> bytes:
     """The dedicated HMAC key of access codes (async: no thread hop for a pure function)."""
-    return settings.access_code_key.get_secret_value().encode()
+    return request_settings(request).access_code_key.get_secret_value().encode()
 
 
-async def rate_limit_bucket(
-    request: Request, key: Annotated[bytes, Depends(access_code_key)]
-) -> str:
+async def rate_limit_bucket(request: Request) -> str:
     """The client's rate-limit bucket: a keyed hash of its address (proxy headers applied
     by uvicorn's ``--proxy-headers`` when behind a load balancer)."""
     host = request.client.host if request.client else "unknown"
+    key = request_settings(request).access_code_key.get_secret_value().encode()
     return client_bucket(client=host, key=key)
 
 

@@ -183,6 +183,17 @@ def check_attempts(
         raise TooManyAttemptsError()
 
 
+def attempts_params(bucket: str | None, *, now: int) -> dict[str, object]:
+    """Parameters of ``ratelimit.FAILURES_IN_WINDOW`` for a client's bucket (None: no client)."""
+    return {"bucket": bucket, "window_start": ratelimit.window_start(now, FAILURE_WINDOW_SECONDS)}
+
+
+def refuse_over_limit(failures: int | None, *, limit: int = FAILURE_LIMIT) -> None:
+    """Refuse a client whose counted failures (read in passing) reached the limit."""
+    if failures is not None and failures >= limit:
+        raise TooManyAttemptsError()
+
+
 def record_failed_attempt(
     session: Session, *, bucket: str, now: int, window: int = FAILURE_WINDOW_SECONDS
 ) -> int:

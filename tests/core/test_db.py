@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -69,3 +70,30 @@ def test_naive_datetimes_are_refused(db_session) -> None:  # type: ignore[no-unt
     with pytest.raises(Exception, match="naive"):
         db_session.flush()
     db_session.rollback()
+
+
+def test_a_connection_that_died_while_idle_in_the_pool_is_replaced() -> None:
+    """PostgreSQL: pooled connections are pinged only after sitting idle (not at every
+    checkout), and a dead one is replaced before anyone uses it: no error for the caller."""
+    from app.core import db
+    from tests.conftest import postgres_url
+
+    url = postgres_url()
+    separator = "&" if "?" in url else "?"
+    engine = engine_for(f"{url}{separator}application_name=plaza_ping_test")
+    other = engine_for(f"{url}{separator}application_name=plaza_ping_killer")
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as connection:  # back at once: the same connection, no ping
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == first
+        with other.connect() as killer:
+            assert killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            killer.commit()
+        time.sleep(db.PING_AFTER_IDLE_SECONDS + 0.2)
+        with engine.connect() as connection:
+            second = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second != first
+    finally:
+        engine.dispose()
+        other.dispose()
