@@ -58,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise CommandError("--workers must be at least 1")
     print(f"plaza: serving on http://{args.host}:{port} ({args.workers} worker(s))", flush=True)
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:server_app",
         factory=True,
         host=args.host,
         port=port,

@@ -164,7 +164,7 @@ def main() -> int:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "app.main:create_app",
+                "app.main:server_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

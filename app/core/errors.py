@@ -19,6 +19,7 @@ Services raise ``DomainError`` (or a subclass); they never raise ``HTTPException
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -438,6 +439,7 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
 
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
+_JSON_MAY_HIDE_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]")
 
 
 def _has_control_character(value: Any) -> bool:
@@ -499,8 +501,14 @@ async def reject_control_characters(request: Request) -> None:
     elif content_type.startswith("application/json"):
         import json
 
+        body = await request.body()
+        # A control character reaches a JSON value only as itself or escaped (after a
+        # backslash): a body with neither needs no second parse (FastAPI parses it for the
+        # handler).
+        if _JSON_MAY_HIDE_CONTROLS.search(body) is None:
+            return
         try:
-            values = [json.loads(await request.body())]
+            values = [json.loads(body)]
         except (ValueError, RecursionError):
             return  # malformed or absurdly nested JSON: FastAPI's parser refuses it (4xx)
     else:

@@ -40,6 +40,7 @@ from app.core.errors import (
     CsrfError,
     PermissionDeniedError,
     read_form,
+    reject_control_characters,
 )
 from app.core.i18n import N_
 
@@ -346,6 +347,17 @@ def _load_user(session: Session, token: str) -> User | None:
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+async def guard_request(request: Request, session: SessionDep) -> None:
+    """The app-wide dependency of every route, in this order: load the signed-in user (every
+    page shows who is signed in, error pages too), refuse an unsafe request without a valid
+    CSRF token (``verify_csrf``), refuse text with control characters
+    (``reject_control_characters``).  One dependency rather than three: FastAPI solves every
+    dependency of every request again, and this runs on every request."""
+    await get_optional_user(request, session)
+    await verify_csrf(request)
+    await reject_control_characters(request)
 
 
 def get_current_user(user: OptionalUser) -> User:

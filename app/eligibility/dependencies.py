@@ -27,17 +27,26 @@ def valid_district(cycle_id: int, district_id: int, session: SessionDep) -> Dist
     return district
 
 
-async def access_code_key(request: Request) -> bytes:
-    """The dedicated HMAC key of access codes (async: no thread hop for a pure function)."""
+def code_key_of(request: Request) -> bytes:
+    """The dedicated HMAC key of access codes."""
     return request_settings(request).access_code_key.get_secret_value().encode()
 
 
-async def rate_limit_bucket(request: Request) -> str:
+def client_bucket_of(request: Request) -> str:
     """The client's rate-limit bucket: a keyed hash of its address (proxy headers applied
     by uvicorn's ``--proxy-headers`` when behind a load balancer)."""
     host = request.client.host if request.client else "unknown"
-    key = request_settings(request).access_code_key.get_secret_value().encode()
-    return client_bucket(client=host, key=key)
+    return client_bucket(client=host, key=code_key_of(request))
+
+
+async def access_code_key(request: Request) -> bytes:
+    """``code_key_of`` as a dependency (async: no thread hop for a pure function)."""
+    return code_key_of(request)
+
+
+async def rate_limit_bucket(request: Request) -> str:
+    """``client_bucket_of`` as a dependency."""
+    return client_bucket_of(request)
 
 
 CycleFromPath = Annotated[Cycle, Depends(valid_cycle)]
