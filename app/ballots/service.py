@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlmodel import Session
@@ -19,6 +19,7 @@ from sqlmodel import Session
 from app.ballots.models import Ballot, BallotItem
 from app.ballots.rules import Meter, check_approval_ballot, meter
 from app.core import ratelimit
+from app.core.db import DriverStatement
 from app.core.errors import DomainError
 from app.core.i18n import _
 from app.core.money import format_money
@@ -179,20 +180,46 @@ _CAST_LOOKUP = (
     # a tally started after the close sees every acknowledged ballot. SQLite: BEGIN IMMEDIATE.
     .with_for_update(read=True, of=_cycle)
 )
-_INSERT_BALLOT = insert(Ballot.__table__)  # type: ignore[attr-defined]
-_INSERT_ITEMS: dict[int, Any] = {}
+_CAST_LOOKUP_RUN = DriverStatement(_CAST_LOOKUP)
+_INSERT_BALLOT = DriverStatement(
+    insert(Ballot.__table__).values(  # type: ignore[attr-defined]
+        id=bindparam("id"),
+        cycle_id=bindparam("cycle_id"),
+        district_id=bindparam("district_id"),
+        total_cost=bindparam("total_cost"),
+    )
+)
+_INSERT_ITEMS: dict[int, DriverStatement] = {}
 
 
-def _insert_items(count: int) -> Any:
+def _insert_items(count: int) -> DriverStatement:
     """``INSERT INTO ballot_item ... VALUES (:b0, :p0), (:b1, :p1), ...`` with ``count`` rows:
     one statement, one round trip. Text, because SQLAlchemy does not cache the compiled form
     of a multi-row ``insert().values([...])``; a ``text()`` is cached (built once per count)."""
     stmt = _INSERT_ITEMS.get(count)
     if stmt is None:
         rows = ", ".join(f"(:b{i}, :p{i})" for i in range(count))
-        stmt = text(f"INSERT INTO ballot_item (ballot_id, proposal_id) VALUES {rows}")
+        stmt = DriverStatement(
+            text(f"INSERT INTO ballot_item (ballot_id, proposal_id) VALUES {rows}")
+        )
         _INSERT_ITEMS[count] = stmt
     return stmt
+
+
+class _Looked(NamedTuple):
+    """A row of ``_CAST_LOOKUP``, in its column order."""
+
+    id: int
+    used: bool
+    district_id: int
+    budget_minor: int
+    cycle_id: int
+    phase: str
+    min_choices: int
+    max_choices: int | None
+    project_id: int | None
+    project_cost: int | None
+    client_failures: int | None
 
 
 def cast_ballot(
@@ -217,16 +244,16 @@ def cast_ballot(
     connection = session.connection()
     params = eligibility_service.attempts_params(client, now=now)
     params["code_hash"] = code_hash(key, canonical)
-    rows = connection.execute(_CAST_LOOKUP, params).all()
+    rows = _CAST_LOOKUP_RUN.rows(connection, params)
     if not rows:
         raise eligibility_service.AccessCodeUnknownError()
-    row = rows[0]
+    row = _Looked(*rows[0])
     eligibility_service.refuse_over_limit(row.client_failures)
     if row.used:
         raise eligibility_service.AccessCodeUsedError()
     if row.phase != Phase.voting.value:
         raise VotingClosedError()
-    costs = {r.project_id: r.project_cost or 0 for r in rows if r.project_id is not None}
+    costs = {r[8]: r[9] or 0 for r in rows if r[8] is not None}
     problems = _problems(costs, row.budget_minor, row.min_choices, row.max_choices, chosen)
     if garbage:
         problems.append("bad_value")
@@ -242,8 +269,8 @@ def cast_ballot(
         district_id=row.district_id,
         total_cost=sum(costs[p] for p in picked),
     )
-    connection.execute(
-        _INSERT_BALLOT,
+    _INSERT_BALLOT.count(
+        connection,
         {
             "id": ballot.id,
             "cycle_id": ballot.cycle_id,
@@ -255,7 +282,7 @@ def cast_ballot(
     for i, p in enumerate(picked):
         items[f"b{i}"] = ballot.id
         items[f"p{i}"] = p
-    connection.execute(_insert_items(len(picked)), items)
+    _insert_items(len(picked)).count(connection, items)
     return ballot
 
 

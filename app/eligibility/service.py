@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, case, func, select, update
 from sqlmodel import Session
 
 from app.core import ratelimit
-from app.core.db import utcnow
+from app.core.db import DriverStatement, utcnow
 from app.core.errors import DomainError
 from app.core.i18n import _
 from app.eligibility.codes import (
@@ -141,10 +141,12 @@ _USE_CODE = (
 )
 
 
+_USE_CODE_RUN = DriverStatement(_USE_CODE)
+
+
 def use_access_code(session: Session, *, code_id: int) -> None:
     """Mark a code used, atomically: a conditional UPDATE that only one transaction can win."""
-    result = session.connection().execute(_USE_CODE, {"code_id": code_id})
-    if result.rowcount != 1:
+    if _USE_CODE_RUN.count(session.connection(), {"code_id": code_id}) != 1:
         raise AccessCodeUsedError()
 
 

@@ -97,3 +97,32 @@ def test_a_connection_that_died_while_idle_in_the_pool_is_replaced() -> None:
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_driver_statements_bind_by_name_on_both_databases(db_session) -> None:  # type: ignore[no-untyped-def]
+    """``DriverStatement``: written once with SQLAlchemy, run on the DBAPI cursor; the
+    parameters arrive by name (SQLite's are positional underneath), literals included."""
+    from sqlalchemy import bindparam, literal, select, update
+
+    from app.core.db import DriverStatement
+    from app.core.security import User
+
+    user = make_user(db_session)
+    pick = DriverStatement(
+        select(User.id, User.email, literal("constant").label("c")).where(  # type: ignore[call-overload]
+            User.email == bindparam("email"), User.id == bindparam("user_id")
+        )
+    )
+    rename = DriverStatement(
+        update(User).where(User.id == bindparam("user_id")).values(display_name=bindparam("name"))  # type: ignore[arg-type]
+    )
+    connection = db_session.connection()
+    # Given in the other order than the statement's: binding is by name.
+    assert pick.rows(connection, {"user_id": user.id, "email": user.email}) == [
+        (user.id, user.email, "constant")
+    ]
+    assert pick.rows(connection, {"user_id": user.id, "email": "nobody@example.org"}) == []
+    assert rename.count(connection, {"name": "Renamed", "user_id": user.id}) == 1
+    assert rename.count(connection, {"name": "Renamed", "user_id": -1}) == 0
+    db_session.expire_all()
+    assert db_session.get(User, user.id).display_name == "Renamed"
