@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2
@@ -35,6 +36,7 @@ CLIENTS = 8
 DIRECT_BALLOTS = 1200
 RAW_BALLOTS = 1200
 HTTP_BALLOTS = 2400
+ROUNDS = 4
 RESULT_BALLOTS = 100_000
 PAGE_REQUESTS = 40
 TIME_LIMIT_S = 90.0
@@ -147,15 +149,8 @@ def main() -> int:
                 )
             return True
 
-        work_direct = list(zip(codes[:DIRECT_BALLOTS], picks[:DIRECT_BALLOTS], strict=True))
-        d_time, d_lat, d_fail = _run_clients(CLIENTS, work_direct, direct)  # type: ignore[arg-type]
-        d_rate = len(d_lat) / d_time
-
         # --- raw: the same SQL statements through psycopg, no ORM, no Plaza code ------------
-        raw_codes = codes[DIRECT_BALLOTS : DIRECT_BALLOTS + RAW_BALLOTS]
-        raw_picks = picks[DIRECT_BALLOTS : DIRECT_BALLOTS + RAW_BALLOTS]
-        r_time, r_lat, r_fail = _raw_sql_casts(base_url, name, raw_codes, raw_picks)
-        r_rate = len(r_lat) / r_time
+        raw_cast, raw_close = _raw_sql_caster(base_url, name)
 
         # --- HTTP: uvicorn workers, keep-alive clients on loopback ----------------------------
         port = _free_port()
@@ -195,13 +190,31 @@ def main() -> int:
             response.read()
             return response.status == 201
 
-        first = DIRECT_BALLOTS + RAW_BALLOTS
-        work_http = list(zip(codes[first:], picks[first:], strict=True))
+        work = list(zip(codes, picks, strict=True))
+        work_direct = work[:DIRECT_BALLOTS]
+        work_raw = work[DIRECT_BALLOTS : DIRECT_BALLOTS + RAW_BALLOTS]
+        work_http = work[DIRECT_BALLOTS + RAW_BALLOTS :]
         _run_clients(CLIENTS, [work_http.pop() for _ in range(CLIENTS * 5)], over_http)  # warm-up
-        h_time, h_lat, h_fail = _run_clients(CLIENTS, work_http, over_http)  # type: ignore[arg-type]
-        h_rate = len(h_lat) / h_time
+        # The three run in turns, a slice of each per round (the order rotating), so that a
+        # load on the machine that comes and goes (other jobs) weighs on all three alike.
+        ways = [("direct", work_direct, direct), ("raw", work_raw, raw_cast)]
+        ways.append(("http", work_http, over_http))
+        totals: dict[str, tuple[float, list[float], int]] = {w: (0.0, [], 0) for w, _, _ in ways}
+        for round_ in range(ROUNDS):
+            for way, items, call in ways[round_ % 3 :] + ways[: round_ % 3]:
+                share = items[round_ * len(items) // ROUNDS : (round_ + 1) * len(items) // ROUNDS]
+                seconds, lat, fail = _run_clients(CLIENTS, share, call)  # type: ignore[arg-type]
+                t, all_lat, all_fail = totals[way]
+                totals[way] = (t + seconds, all_lat + lat, all_fail + fail)
+        raw_close()
         for c in connections:
             c.close()
+        d_time, d_lat, d_fail = totals["direct"]
+        r_time, r_lat, r_fail = totals["raw"]
+        h_time, h_lat, h_fail = totals["http"]
+        d_rate = len(d_lat) / d_time
+        r_rate = len(r_lat) / r_time
+        h_rate = len(h_lat) / h_time
 
         from app.ballots.models import Ballot
 
@@ -306,10 +319,9 @@ _RAW_INSERT_BALLOT = (
 )
 
 
-def _raw_sql_casts(
-    base_url: str, name: str, codes: list[str], picks: list[list[int]]
-) -> tuple[float, list[float], int]:
-    """The statements ``cast_ballot`` issues, sent by psycopg from the same client threads."""
+def _raw_sql_caster(base_url: str, name: str) -> tuple[Any, Any]:
+    """``(cast, close)``: ``cast(i, (code, chosen))`` sends the statements ``cast_ballot``
+    issues through psycopg on client ``i``'s own connection; ``close()`` closes them."""
     import hashlib
     import hmac
 
@@ -357,11 +369,11 @@ def _raw_sql_casts(
             )
         return True
 
-    try:
-        return _run_clients(CLIENTS, list(zip(codes, picks, strict=True)), cast)
-    finally:
+    def close() -> None:
         for conn in connections:
             conn.close()
+
+    return cast, close
 
 
 def _wait_ready(port: int) -> None:
