@@ -221,7 +221,10 @@ def api_login(
         )
     except DomainError as exc:
         return problem_for(exc)  # returned, not raised: the failed attempt's count commits
-    payload = SessionRead(user=_user_read(user), csrf_token=csrf_token(request, settings))
+    # The token of the session this response opens (the request's cookie is the old one).
+    payload = SessionRead(
+        user=_user_read(user), csrf_token=csrf_token(request, settings, session_token=token)
+    )
     response = JSONResponse(payload.model_dump())
     set_session_cookie(response, token, settings)
     _remember_device(request, response, body.email, settings)
