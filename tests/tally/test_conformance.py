@@ -64,8 +64,6 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
 PENDING: set[tuple[str, str]] = {
     ("Netherlands_Amsterdam_252", "equalshares/add1"),
     ("Poland_Czestochowa_2024", "equalshares/add1"),
-    ("Poland_Warszawa_2024_Srodmiescie", "equalshares/add1"),
-    ("Poland_Warszawa_2026_Mokotow", "equalshares/add1"),
 }
 
 
