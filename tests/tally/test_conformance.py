@@ -61,10 +61,7 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
 #: (pabutools needed many minutes each on the shared, loaded machine): Plaza's outcome on
 #: these is NOT yet checked against pabutools. `python -m tests.tally.make_reference` fills
 #: them; the test below fails once one lands, so that it is removed from this list.
-PENDING: set[tuple[str, str]] = {
-    ("Netherlands_Amsterdam_252", "equalshares/add1"),
-    ("Poland_Czestochowa_2024", "equalshares/add1"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 def test_reference_covers_every_supported_file_and_rule() -> None:
