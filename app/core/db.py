@@ -27,7 +27,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -241,6 +241,26 @@ async def commit_in_threadpool(session: Session, fn: Callable[[], T]) -> T:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def _wrapped(connection: Connection, exc: Exception, sql: str, values: Any) -> Exception:
+    """A driver error as SQLAlchemy raises it (``OperationalError``, ``IntegrityError``...),
+    so the app's error handlers treat it alike; a lost connection is invalidated (dropped
+    from the pool), as SQLAlchemy does."""
+    dialect = connection.dialect
+    if not isinstance(exc, dialect.loaded_dbapi.Error):
+        return exc
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(
+        sql,
+        values,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+
+
 class DriverStatement:
     """A Core statement compiled once per dialect and run straight on the DBAPI cursor.
 
@@ -248,7 +268,8 @@ class DriverStatement:
     once, with SQLAlchemy, for every dialect, but each call skips SQLAlchemy's per-call work
     (execution context, result objects, events: about half of the CPU a small statement
     costs in the app).  Only for statements whose parameters and results need no type
-    conversion (integers, strings, booleans; SQLite returns booleans as 0 or 1).  Run it
+    conversion (integers, strings, booleans; SQLite returns booleans as 0 or 1).  Driver
+    errors are raised as SQLAlchemy's exceptions, as for any other statement.  Run it
     inside the session's transaction: ``rows(session.connection(), params)`` or ``count``.
     """
 
@@ -271,10 +292,14 @@ class DriverStatement:
         sql, positions, constants = self._compiled(connection.dialect)
         values = {**constants, **params}
         cursor = connection.connection.cursor()
-        if positions is None:
-            cursor.execute(sql, values)
-        else:
-            cursor.execute(sql, tuple(values[name] for name in positions))
+        try:
+            if positions is None:
+                cursor.execute(sql, values)
+            else:
+                cursor.execute(sql, tuple(values[name] for name in positions))
+        except Exception as exc:
+            cursor.close()
+            raise _wrapped(connection, exc, sql, values) from exc
         return cursor
 
     def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:

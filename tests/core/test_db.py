@@ -126,3 +126,11 @@ def test_driver_statements_bind_by_name_on_both_databases(db_session) -> None:  
     assert rename.count(connection, {"name": "Renamed", "user_id": -1}) == 0
     db_session.expire_all()
     assert db_session.get(User, user.id).display_name == "Renamed"
+    # A driver error comes as SQLAlchemy's exception (the app's error handlers know those).
+    from sqlalchemy.exc import IntegrityError
+
+    clash = DriverStatement(update(User).where(User.id == bindparam("user_id")).values(id=-5))  # type: ignore[arg-type]
+    other = make_user(db_session)
+    clash.count(connection, {"user_id": user.id})
+    with pytest.raises(IntegrityError):
+        clash.count(connection, {"user_id": other.id})
