@@ -206,6 +206,16 @@ def _insert_items(count: int) -> DriverStatement:
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class CastBallot:
+    """A stored ballot's values as a cast returns them (``id`` is the voter's receipt)."""
+
+    id: str
+    cycle_id: int
+    district_id: int
+    total_cost: int
+
+
 class _Looked(NamedTuple):
     """A row of ``_CAST_LOOKUP``, in its column order."""
 
@@ -231,14 +241,14 @@ def cast_ballot(
     garbage: bool = False,
     client: str | None = None,
     now: int = 0,
-) -> Ballot:
+) -> CastBallot:
     """Cast the approval ballot ``chosen`` with an access code (one transaction, flushed).
 
     ``garbage``: the form also sent values that are not project ids (refused). ``client``:
     the client's rate-limit bucket (``now``: the time, in seconds); a client that reached its
     limit of failed attempts is refused, whatever the code (read in the same statement as the
-    code; the caller checks it when the code is refused, see ``eligibility_service``). The
-    returned ``Ballot`` is the stored row's values (not attached to the session).
+    code; the caller checks it when the code is refused, see ``eligibility_service``). Returns
+    the stored ballot's values.
     """
     canonical = eligibility_service.canonical_code(code_text)
     connection = session.connection()
@@ -263,7 +273,7 @@ def cast_ballot(
         raise BallotInvalidError(problems, budget_text=budget_text, sheet=sheet)
     eligibility_service.use_access_code(session, code_id=row.id)
     picked = sorted(set(chosen))
-    ballot = Ballot(
+    ballot = CastBallot(
         id=secrets.token_hex(16),
         cycle_id=row.cycle_id,
         district_id=row.district_id,
