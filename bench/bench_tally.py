@@ -15,6 +15,13 @@ of equalshares.net's schedule, tests/tally/reference/*.json) and, when pabutools
 happens to give the same outcome, says so.
 
 Finally, the peak memory of ``plaza tally`` on the largest file, against the file's size.
+
+A subset can be run: ``PLAZA_BENCH_FILES`` (comma-separated parts of file names),
+``PLAZA_BENCH_RULES`` (comma-separated rule ids), ``PLAZA_BENCH_FLOAT=0`` (skip pabutools'
+float mode); a subset skips the slow-file conformance pass and the memory measurement unless
+``PLAZA_BENCH_FILES`` names them. For example::
+
+    PLAZA_BENCH_FILES=Wieliczka,Mokotow PLAZA_BENCH_RULES=equalshares/add1 python -m bench
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ PABULIB = ROOT.parent / "shared" / "pabulib"
 REFERENCE = ROOT / "tests" / "tally" / "reference"
 CAP = float(os.environ.get("PLAZA_BENCH_CAP", "60"))
 MIN_VOTERS = 5000
+FILES = [part for part in os.environ.get("PLAZA_BENCH_FILES", "").split(",") if part]
+RULES = [rule for rule in os.environ.get("PLAZA_BENCH_RULES", "").split(",") if rule]
+FLOAT = os.environ.get("PLAZA_BENCH_FLOAT", "1") != "0"
 #: Files whose add-one conformance is checked here rather than in the test suite (Plaza's
 #: add-one takes 10 s to minutes on them); see tests/tally/test_conformance.py.
 SLOW_ADD1 = (
@@ -129,9 +139,9 @@ def main() -> int:
     for path in sorted(PABULIB.glob("*.pb")):
         head = path.read_text(encoding="utf-8-sig")[:4000]
         meta = dict(line.split(";", 1) for line in head.splitlines() if line.count(";") >= 1)
-        if int(meta.get("num_votes", "0").strip() or 0) > MIN_VOTERS:
+        if int(meta.get("num_votes", "0").strip() or 0) > MIN_VOTERS and _chosen(path.stem):
             files.append((path, meta.get("vote_type", "").strip()))
-    status = memory()
+    status = memory() if not (FILES or RULES) else 0
     print(f"pabutools cap {CAP:.0f} s; times in seconds; ratio = pabutools exact / Plaza")
     header = (
         f"{'file':<44} {'rule':<17} {'pabu exact':>10} {'pabu float':>10} {'Plaza':>8} "
@@ -147,13 +157,13 @@ def main() -> int:
         if ref_file.exists():
             refs = json.loads(ref_file.read_text())
         for rule in ("greedy", "equalshares", "equalshares/add1", "phragmen"):
-            if kind not in KINDS[rule]:
+            if kind not in KINDS[rule] or (RULES and rule not in RULES):
                 continue
             start = time.perf_counter()
             outcome = tally(election, rule, tie_break="pabutools")
             plaza = time.perf_counter() - start
             exact, exact_sel = pabutools_time(path, rule, "exact")
-            flt, _ = pabutools_time(path, rule, "float")
+            flt, _ = pabutools_time(path, rule, "float") if FLOAT else (None, None)
             got = list(outcome.selected)
             if rule == "equalshares/add1":
                 ref = refs.get(rule, {}).get("selected")
@@ -172,12 +182,13 @@ def main() -> int:
             if "NO" in agree:
                 status = 1
             ratio = f">{CAP / plaza:.0f}" if exact is None else f"{exact / plaza:.1f}"
+            flt_text = _fmt(flt) if FLOAT else "-"
             print(
-                f"{path.stem[:44]:<44} {rule:<17} {_fmt(exact):>10} {_fmt(flt):>10} "
+                f"{path.stem[:44]:<44} {rule:<17} {_fmt(exact):>10} {flt_text:>10} "
                 f"{plaza:>8.3f} {ratio:>8} {parse:>7.3f} {plaza / parse:>10.2f}  {agree}",
                 flush=True,
             )
-        if kind == "ordinal":
+        if kind == "ordinal" and (not RULES or "greedy" in RULES):
             start = time.perf_counter()
             tally(election, "greedy")
             plaza = time.perf_counter() - start
@@ -187,8 +198,13 @@ def main() -> int:
                 "greedy)",
                 flush=True,
             )
-    status |= slow_add1(read_election, tally)
+    if not (FILES or RULES) or (RULES and "equalshares/add1" in RULES):
+        status |= slow_add1(read_election, tally)
     return status
+
+
+def _chosen(stem: str) -> bool:
+    return not FILES or any(part in stem for part in FILES)
 
 
 def slow_add1(read_election: Any, tally: Any) -> int:
@@ -196,6 +212,8 @@ def slow_add1(read_election: Any, tally: Any) -> int:
     print("add-one conformance on the files too slow for the test suite:")
     status = 0
     for stem in SLOW_ADD1:
+        if not _chosen(stem):
+            continue
         ref = json.loads((REFERENCE / f"{stem}.json").read_text()).get("equalshares/add1")
         election, _ = read_election(PABULIB / f"{stem}.pb")
         start = time.perf_counter()

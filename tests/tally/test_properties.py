@@ -3,6 +3,7 @@ them (pabutools' default tie-breaking, reproduced by ``tie_break="pabutools"``).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from fractions import Fraction
@@ -23,7 +24,7 @@ from pabutools.election import Project as PabuProject
 from pabutools.rules import method_of_equal_shares, sequential_phragmen
 
 from app.tally import RULES, Ballot, BallotRules, Election, Project, tally
-from app.tally.rules import mes
+from app.tally.rules import mes, mes_filtered
 from app.tally.tiebreak import tie_key_function
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,3 +163,63 @@ def test_gmpy2_accelerator_changes_nothing(e: Election, rule: str) -> None:
     finally:
         mes._MPQ = saved
     assert pure == with_gmpy2
+
+
+@st.composite
+def near_tie_elections(draw: st.DrawFn) -> Election:
+    """Elections whose prices differ by far less than a float can tell apart (costs near
+    10**18 with tiny offsets, cents, many equal ballots): the filtered run must fall back to
+    exact arithmetic on exactly these."""
+    e = draw(st.one_of(elections(), elections("cumulative")))
+    scale = draw(st.sampled_from([1, 10**6, 10**15, 10**18]))
+    cents = draw(st.sampled_from([1, 100]))
+    projects = {
+        pid: Project(pid, Fraction(p.cost * scale + draw(st.integers(0, 3)), cents))
+        for pid, p in e.projects.items()
+    }
+    copies = draw(st.integers(1, 3))
+    total = sum((p.cost for p in projects.values()), Fraction(0))
+    budget = total * Fraction(draw(st.integers(1, 9)), 10)
+    return replace(e, projects=projects, ballots=e.ballots * copies, budget=budget)
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative"), near_tie_elections()),
+    st.integers(0, 30),
+    st.integers(1, 9),
+)
+def test_filtered_run_equals_exact_run(e: Election, extra: int, gap: int) -> None:
+    """Floats only filter: every selection, winner price and certificate is the exact one."""
+    prep = mes.prepare(e)
+    key = tie_key_function(e, "pabutools", b"")
+    floats = mes_filtered.floats_of(prep)
+    b0 = e.budget / prep.n
+    low = b0 + extra * b0 / 7
+    exact = mes.run(prep, low, key, "pabutools")
+    fast = mes_filtered.run_filtered(prep, floats, low, key)
+    assert (fast.selected, fast.path) == (exact.selected, exact.path)
+    high = low + gap * b0 / 5
+    exact2 = mes.run(prep, high, key, "pabutools", certify=exact.path)
+    fast2 = mes_filtered.run_filtered(prep, floats, high, key, certify=exact.path)
+    assert (fast2.selected, fast2.path, fast2.certified) == (
+        exact2.selected,
+        exact2.path,
+        exact2.certified,
+    )
+
+
+@FAST
+@given(st.one_of(elections(), elections("cumulative")), st.integers(1, 12))
+def test_certified_budgets_make_the_same_outcome_in_between(e: Election, gap: int) -> None:
+    """The add-one certificate: if the run at b2 certifies the run at b1, every budget in
+    between selects the same projects in the same order."""
+    prep = mes.prepare(e)
+    key = tie_key_function(e, "pabutools", b"")
+    b1 = Fraction(math.floor(e.budget / prep.n))
+    low = mes.run(prep, b1, key, "pabutools")
+    high = mes.run(prep, b1 + gap, key, "pabutools", certify=low.path)
+    if high.certified:
+        for step in range(1, 4 * gap):
+            middle = mes.run(prep, b1 + Fraction(step, 4), key, "pabutools")
+            assert middle.selected == low.selected
