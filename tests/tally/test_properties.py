@@ -193,20 +193,21 @@ def test_filtered_run_equals_exact_run(e: Election, extra: int, gap: int) -> Non
     """Floats only filter: every selection, winner price and certificate is the exact one."""
     prep = mes.prepare(e)
     key = tie_key_function(e, "pabutools", b"")
-    floats = mes_filtered.floats_of(prep)
     b0 = e.budget / prep.n
     low = b0 + extra * b0 / 7
-    exact = mes.run(prep, low, key, "pabutools")
-    fast = mes_filtered.run_filtered(prep, floats, low, key)
-    assert (fast.selected, fast.path) == (exact.selected, exact.path)
     high = low + gap * b0 / 5
+    exact = mes.run(prep, low, key, "pabutools")
     exact2 = mes.run(prep, high, key, "pabutools", certify=exact.path)
-    fast2 = mes_filtered.run_filtered(prep, floats, high, key, certify=exact.path)
-    assert (fast2.selected, fast2.path, fast2.certified) == (
-        exact2.selected,
-        exact2.path,
-        exact2.certified,
-    )
+    for dense in (False, True):  # both layouts of the classes
+        floats = replace(mes_filtered.floats_of(prep), dense=dense)
+        fast = mes_filtered.run_filtered(prep, floats, low, key)
+        assert (fast.selected, fast.path) == (exact.selected, exact.path)
+        fast2 = mes_filtered.run_filtered(prep, floats, high, key, certify=exact.path)
+        assert (fast2.selected, fast2.path, fast2.certified) == (
+            exact2.selected,
+            exact2.path,
+            exact2.certified,
+        )
 
 
 @FAST

@@ -37,23 +37,32 @@ from app.tally.tiebreak import TieKey
 
 EPS = 2.0**-53
 SAFETY = 8.0
+DENSE = 8  # projects per ballot above which all classes are kept in one list
 INF = float("inf")
 _UNSURE: Any = object()  # the floats cannot decide: compute exactly
 _OUT: Any = object()  # the supporters cannot afford the project
 
 
 class _Cls:
-    """Voters with the same remaining money: exact ``v``, nearest float ``f``."""
+    """Voters with the same remaining money: exact ``v``, nearest float ``f``; ``projects``
+    are the remaining projects that some of them support (a superset, cleaned lazily)."""
 
-    __slots__ = ("v", "f", "mask")
+    __slots__ = ("v", "f", "mask", "projects")
 
-    def __init__(self, v: Any, mask: int) -> None:
+    def __init__(self, v: Any, mask: int, projects: list[str]) -> None:
         self.v = v
         self.f = float(v)
         self.mask = mask
+        self.projects = projects
 
 
-_money = operator.attrgetter("v")
+_first = operator.itemgetter(0)
+_NONE: list[str] = []  # (never appended to)
+_float = operator.attrgetter("f")
+
+
+def _pairs(items: list[Any]) -> Any:
+    return zip(items, items[1:], strict=False)
 
 
 @dataclass
@@ -63,6 +72,10 @@ class Floats:
     cost: dict[str, float]
     #: project -> [(exact utility, float utility, integer utility or None, voters)]
     groups: dict[str, list[tuple[Any, float, int | None, int]]]
+    #: voter -> the candidate projects the voter supports
+    supports: list[list[str]]
+    #: many projects per ballot: one list of all classes serves better than one per project
+    dense: bool
 
 
 def floats_of(prep: Prepared) -> Floats:
@@ -72,7 +85,20 @@ def floats_of(prep: Prepared) -> Floats:
             (Q(u), float(u), u.numerator if u.denominator == 1 else None, mask)
             for u, mask in entries
         ]
-    return Floats(cost={pid: float(c) for pid, c in prep.cost.items()}, groups=groups)
+    supports: list[list[str]] = [[] for _ in range(prep.n)]
+    for pid in prep.candidates:
+        bits = bin(prep.union[pid])[:1:-1]  # bit i of the mask is character i
+        i = bits.find("1")
+        while i >= 0:
+            supports[i].append(pid)
+            i = bits.find("1", i + 1)
+    per_ballot = sum(len(projects) for projects in supports) / max(prep.n, 1)
+    return Floats(
+        cost={pid: float(c) for pid, c in prep.cost.items()},
+        groups=groups,
+        supports=supports,
+        dense=per_ballot > DENSE,
+    )
 
 
 @dataclass
@@ -107,11 +133,21 @@ def run_filtered(
     union = prep.union
     fcost = fl.cost
     fgroups = fl.groups
+    supports = fl.supports
     zero = Q(0)
-    classes: list[_Cls] = [_Cls(Q(b), prep.all_voters)]
-    alive = prep.all_voters
     selected: list[str] = sorted(prep.free, key=tie_key)
     remaining = set(prep.candidates)
+    everyone = _Cls(Q(b), prep.all_voters, list(prep.candidates))
+    # Per project, the classes holding some of its supporters (a superset: a class that lost
+    # them is dropped from the list when the list is next sorted). With dense ballots, every
+    # project shares one list of all classes instead (bookkeeping per project would cost
+    # more than walking past the classes without supporters).
+    shared = fl.dense
+    classes = [everyone]
+    holders: dict[str, list[_Cls]] = {pid: classes if shared else [everyone] for pid in remaining}
+    messy: set[str] = set()  # projects whose holder list needs sorting and cleaning
+    unsorted = False  # the shared list needs sorting
+    alive = prep.all_voters  # voters with money left
     lower: dict[str, float] = dict.fromkeys(remaining, -INF)  # float lower bound on the price
     price: dict[str, tuple[float, float, Any]] = {}  # low, high, exact (or None)
     dirty = set(remaining)
@@ -119,34 +155,58 @@ def run_filtered(
     certified = certify is not None
     counts = [0, 0]  # exact, float evaluations
 
+    def ordered(pid: str) -> list[_Cls]:
+        """The classes holding supporters of ``pid``, by money (float order: rounding is
+        monotone, so only classes with equal floats may be out of exact order)."""
+        nonlocal unsorted
+        if shared:
+            if unsorted:
+                unsorted = False
+                classes[:] = sorted((cls for cls in classes if cls.mask), key=_float)
+            return classes
+        if pid in messy:
+            messy.discard(pid)
+            supporters = union[pid]
+            holders[pid] = sorted(
+                (cls for cls in holders[pid] if cls.mask & supporters), key=_float
+            )
+        return holders[pid]
+
+    def gather(pid: str) -> list[tuple[_Cls, int, int]]:
+        """(class, utility index, supporters) for every class holding supporters of a
+        project with several utility values."""
+        entries = qgroups[pid]
+        found: list[tuple[_Cls, int, int]] = []
+        supporters = union[pid]
+        for cls in ordered(pid):
+            inter = cls.mask & supporters
+            if inter:
+                for index, (_, mask) in enumerate(entries):
+                    k = (inter & mask).bit_count()
+                    if k:
+                        found.append((cls, index, k))
+        return found
+
     def exact(pid: str) -> Any:
         """The exact price of ``pid`` now, or ``_OUT``."""
         counts[0] += 1
         c = qcost[pid]
         entries = qgroups[pid]
-        left_u = zero
-        for u, mask in entries:
-            left_u += (alive & mask).bit_count() * u
-        paid = zero
         if len(entries) == 1:
             u, mask = entries[0]
-            walk: list[tuple[Any, int, Any]] = []
-            for cls in classes:  # sorted by exact money
+            items = []
+            for cls in ordered(pid):
                 k = (cls.mask & mask).bit_count()
                 if k:
-                    walk.append((cls.v, k, u))
+                    items.append((cls.v, cls.v, k, u))
+            if any(a[0] != b[0] and float(a[0]) == float(b[0]) for a, b in _pairs(items)):
+                items.sort(key=_first)  # equal floats, different money: exact order
         else:
-            items = []
-            for cls in classes:
-                inter = cls.mask & union[pid]
-                if inter:
-                    for u, mask in entries:
-                        k = (inter & mask).bit_count()
-                        if k:
-                            items.append((cls.v / u, cls.v, k, u))
-            items.sort(key=operator.itemgetter(0))
-            walk = [(v, k, u) for _, v, k, u in items]
-        for v, k, u in walk:
+            items = [(cls.v / entries[i][0], cls.v, k, entries[i][0]) for cls, i, k in gather(pid)]
+            items.sort(key=_first)
+        left_u = sum((k * u for _, _, k, u in items), zero)
+        paid = zero
+        for _, v, k, u in items:
             factor = (c - paid) / left_u
             if factor * u <= v:
                 return factor
@@ -155,17 +215,20 @@ def run_filtered(
         return _OUT
 
     def floating(pid: str) -> Any:
-        """(price, error bound) from floats, ``_OUT`` if surely unaffordable, else _UNSURE."""
+        """(price, error bound) from floats, ``_OUT`` if surely unaffordable, else _UNSURE.
+
+        The walk goes from the poorest supporters (by money per utility) up to the first who
+        can pay the price; the richer ones are only counted (``alive``)."""
         counts[1] += 1
         c = fcost[pid]
         entries = fgroups[pid]
         paid = 0.0
         m = 0
-        prev = -1.0  # the last poor supporter's money (one utility) or money / utility
+        prev = -1.0  # money / utility of the last poor supporter
         if len(entries) == 1:
             _, u, _, mask = entries[0]
             count = (alive & mask).bit_count()
-            for cls in classes:
+            for cls in ordered(pid):
                 k = (cls.mask & mask).bit_count()
                 if not k:
                     continue
@@ -175,10 +238,9 @@ def run_filtered(
                 f = cls.f
                 if share <= f:
                     err = SAFETY * (m + 8) * EPS * ((c + paid) / left + 2 * factor)
-                    margin = 2 * (err * u + 2 * EPS * (share + f))
-                    if f - share <= margin:
+                    if f - share <= 2 * (err * u + 4 * EPS * (share + f)):
                         return _UNSURE
-                    if prev >= 0 and share - prev <= 2 * (err * u + 2 * EPS * (share + prev)):
+                    if prev >= 0 and share - prev <= 2 * (err * u + 4 * EPS * (share + prev)):
                         return _UNSURE
                     return factor, err
                 paid += k * f
@@ -186,30 +248,21 @@ def run_filtered(
                 m += 1
                 prev = f
         else:
-            integral: list[tuple[int, int]] = []
-            for _, _, ui, mask in entries:
-                if ui is None:
-                    return _UNSURE  # fractional points: decided exactly
-                integral.append((ui, mask))
-            un = union[pid] & alive
+            integral = [entry[2] for entry in entries]
+            if None in integral:
+                return _UNSURE  # fractional points: decided exactly
             items: list[tuple[float, float, int, int]] = []
-            left_i = 0
-            for ui, mask in integral:
-                left_i += (un & mask).bit_count() * ui
-            for cls in classes:
-                inter = cls.mask & un
-                if inter:
-                    f = cls.f
-                    for ui, mask in integral:
-                        k = (inter & mask).bit_count()
-                        if k:
-                            items.append((f / ui, f, k, ui))
-            items.sort(key=operator.itemgetter(0))
+            left_i = 0  # the utility left, an exact integer
+            for cls, index, k in gather(pid):
+                ui = integral[index]
+                assert ui is not None
+                items.append((cls.f / ui, cls.f, k, ui))
+                left_i += k * ui
+            items.sort(key=_first)
             for ratio, f, k, ui in items:
                 left = float(left_i)
                 factor = (c - paid) / left
-                share = factor * ui
-                if share <= f:
+                if factor * ui <= f:
                     err = SAFETY * (m + 8) * EPS * ((c + paid) / left + 2 * factor)
                     if ratio - factor <= 2 * (err + 4 * EPS * (factor + ratio)):
                         return _UNSURE
@@ -299,42 +352,66 @@ def run_filtered(
                 certified = q > target or (q == target and tie_key(pid) > key)
             if give_up and not certified:
                 return Probe(b, selected, path, False, counts[0], counts[1], complete=False)
-        # the winner's supporters pay, exactly (as in mes.run)
+        # the winner's supporters pay, exactly (as in mes.run); a payer with nothing left
+        # drops out. Only equal-money classes paying through different utilities are merged
+        # (one utility: different classes keep different money).
+        remaining.discard(winner)
+        price.pop(winner, None)
         touched = union[winner]
         entries = qgroups[winner]
-        by_money: dict[Any, _Cls] = {}
-        fresh: list[_Cls] = []
+        multi = len(entries) > 1
+        merged: dict[Any, _Cls] = {}
         dropped = 0
-        for cls in classes:
+        made: list[_Cls] = []
+        for cls in holders.pop(winner):
             inter = cls.mask & touched
             if not inter:
                 continue
-            cls.mask &= ~touched
+            cls.mask ^= inter
+            if shared:
+                reach = _NONE
+            else:
+                reach = [pid for pid in cls.projects if pid in remaining]
+                cls.projects = reach
             for u, mask in entries:
-                part = inter & mask if len(entries) > 1 else inter
+                part = inter & mask if multi else inter
                 if not part:
                     continue
                 nv = cls.v - rho * u
                 if nv <= 0:
                     dropped |= part
                     continue
-                same = by_money.get(nv)
-                if same is None:
-                    same = _Cls(nv, part)
-                    by_money[nv] = same
-                    fresh.append(same)
-                else:
-                    same.mask |= part
-        classes = [cls for cls in classes if cls.mask] + fresh
-        classes.sort(key=_money)
+                if multi:
+                    same = merged.get(nv)
+                    if same is not None:
+                        same.mask |= part
+                        for pid in reach:
+                            if part & union[pid] and pid not in same.projects:
+                                same.projects.append(pid)
+                                holders[pid].append(same)
+                        continue
+                if shared:
+                    reached = _NONE
+                elif part & (part - 1):
+                    reached = [pid for pid in reach if part & union[pid]]
+                else:  # one voter: the projects on the ballot
+                    reached = [pid for pid in supports[part.bit_length() - 1] if pid in remaining]
+                fresh = _Cls(nv, part, reached)
+                made.append(fresh)
+                for pid in reached:
+                    holders[pid].append(fresh)
+                if multi:
+                    merged[nv] = fresh
+        if shared:
+            classes.extend(made)
+            unsorted = True
         alive &= ~dropped
-        remaining.discard(winner)
-        price.pop(winner, None)
         selected.append(winner)
         path.append((winner, rho))
         for pid in remaining:
-            if pid not in dirty and union[pid] & touched:
+            if union[pid] & touched:
                 dirty.add(pid)
+                messy.add(pid)  # (new classes hold its supporters)
     return Probe(
         b=b,
         selected=selected,
