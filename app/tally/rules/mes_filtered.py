@@ -72,8 +72,6 @@ class Floats:
     cost: dict[str, float]
     #: project -> [(exact utility, float utility, integer utility or None, voters)]
     groups: dict[str, list[tuple[Any, float, int | None, int]]]
-    #: voter -> the candidate projects the voter supports
-    supports: list[list[str]]
     #: many projects per ballot: one list of all classes serves better than one per project
     dense: bool
 
@@ -85,19 +83,11 @@ def floats_of(prep: Prepared) -> Floats:
             (Q(u), float(u), u.numerator if u.denominator == 1 else None, mask)
             for u, mask in entries
         ]
-    supports: list[list[str]] = [[] for _ in range(prep.n)]
-    for pid in prep.candidates:
-        bits = bin(prep.union[pid])[:1:-1]  # bit i of the mask is character i
-        i = bits.find("1")
-        while i >= 0:
-            supports[i].append(pid)
-            i = bits.find("1", i + 1)
-    per_ballot = sum(len(projects) for projects in supports) / max(prep.n, 1)
+    approvals = sum(prep.union[pid].bit_count() for pid in prep.candidates)
     return Floats(
         cost={pid: float(c) for pid, c in prep.cost.items()},
         groups=groups,
-        supports=supports,
-        dense=per_ballot > DENSE,
+        dense=approvals > DENSE * prep.n,
     )
 
 
@@ -133,7 +123,6 @@ def run_filtered(
     union = prep.union
     fcost = fl.cost
     fgroups = fl.groups
-    supports = fl.supports
     zero = Q(0)
     selected: list[str] = sorted(prep.free, key=tie_key)
     remaining = set(prep.candidates)
@@ -390,12 +379,7 @@ def run_filtered(
                                 same.projects.append(pid)
                                 holders[pid].append(same)
                         continue
-                if shared:
-                    reached = _NONE
-                elif part & (part - 1):
-                    reached = [pid for pid in reach if part & union[pid]]
-                else:  # one voter: the projects on the ballot
-                    reached = [pid for pid in supports[part.bit_length() - 1] if pid in remaining]
+                reached = _NONE if shared else [pid for pid in reach if part & union[pid]]
                 fresh = _Cls(nv, part, reached)
                 made.append(fresh)
                 for pid in reached:
