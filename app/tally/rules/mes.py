@@ -26,6 +26,7 @@ How it is fast (the decisions stay exact):
 from __future__ import annotations
 
 import importlib
+import math
 import operator
 import os
 from collections.abc import Callable
@@ -485,8 +486,9 @@ def _add_one_bracketed(
     of money at ``b2`` are out of money at ``b``, and the outcome is the same. ``run`` checks
     this certificate at ``b2`` (``certify``) exactly. The schedule is then searched by
     galloping: a certified probe skips everything up to it and the next probe is twice as
-    far; a failed one is retried a quarter as far (and given up at its first failed round),
-    down to the very next budget, which is run in full whether it certifies or not.
+    far (the first one 64 steps far); a failed one is given up at its first failed round and
+    retried a quarter as far, never again as far as a failed one (bisecting below it), down to
+    the very next budget, which is run in full whether it certifies or not.
     """
     from app.tally.rules.mes_filtered import Probe, floats_of, run_filtered
 
@@ -495,7 +497,7 @@ def _add_one_bracketed(
     last: RunResult | Probe = first
     last_k = 0
     runs = 1
-    step = 1
+    step = 64  # a first long jump: where the outcome is stable for long, it pays at once
 
     def done(stopped_by: str) -> Add1Result:
         nonlocal runs
@@ -507,22 +509,41 @@ def _add_one_bracketed(
             raise AssertionError("filtered equal shares disagrees with the exact run")
         return Add1Result(final, last_k, runs, stopped_by)
 
+    failed: int | None = None  # a probe beyond the current outcome that failed to certify
+    # Below the smallest budget at which the supporters of some project together hold its
+    # cost, nothing is affordable: while nothing is bought, the search can jump right there.
+    waking = min(prep.cost[pid] / prep.union[pid].bit_count() for pid in prep.candidates)
+    wake_k = math.ceil(waking) - base - 1  # the last schedule point below it
     while True:
+        if not last.path and wake_k > last_k + 1:
+            probe = run_filtered(prep, floats, Fraction(base + wake_k), tie_key, certify=last.path)
+            runs += 1
+            if probe.certified:  # (nothing affordable there either, as computed)
+                last, last_k, step, failed = probe, wake_k, 1, None
+                continue
+            wake_k = 0  # pragma: no cover - (never again)
         k = last_k + step
+        if failed is not None and k >= failed:
+            k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
+        near = k == last_k + 1
         probe = run_filtered(
-            prep, floats, Fraction(base + k), tie_key, certify=last.path, give_up=step > 1
+            prep, floats, Fraction(base + k), tie_key, certify=last.path, give_up=not near
         )
         runs += 1
         if probe.certified:
+            step = 2 * (k - last_k)
             last, last_k = probe, k
-            step *= 2
+            if failed is not None and failed <= k:  # pragma: no cover - bisection stays below
+                failed = None
             continue
-        if step > 1:
-            step = max(1, step // 4)
+        if not near:
+            failed = k
+            step = max(1, (k - last_k) // 4)
             continue
         if total_cost(prep, probe.selected) > budget:
             return done(f"per-voter budget {base + k} goes over")
-        last, last_k = probe, k
+        last, last_k = probe, k  # a new outcome (or an uncertified step): start over small
+        step, failed = 1, None
         if len(probe.selected) == everything:
             return done("every supported project is funded")
 
