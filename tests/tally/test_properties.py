@@ -92,8 +92,18 @@ def test_add_one_never_uses_less_than_equal_shares(e: Election) -> None:
     assert tally(e, "equalshares/add1-greedy").cost >= add1.cost
 
 
+@st.composite
+def long_schedules(draw: st.DrawFn) -> Election:
+    """Money scaled up, so that add-one's schedule has hundreds of one-unit steps and its
+    search (long jumps, failed probes, bisection) is exercised."""
+    e = draw(st.one_of(elections(), elections("cumulative")))
+    scale = draw(st.sampled_from([10, 100, 1000]))
+    projects = {pid: Project(pid, p.cost * scale) for pid, p in e.projects.items()}
+    return replace(e, projects=projects, budget=e.budget * scale)
+
+
 @FAST
-@given(st.one_of(elections(), elections("cumulative")))
+@given(st.one_of(elections(), elections("cumulative"), long_schedules()))
 def test_skip_ahead_add_one_equals_step_by_step(e: Election) -> None:
     prep = mes.prepare(e)
     key = tie_key_function(e, "pabutools", b"")
