@@ -52,7 +52,6 @@ SLOW_ADD1 = (
     "Netherlands_Amsterdam_166",
     "Netherlands_Amsterdam_252",
     "Poland_Czestochowa_2024",
-    "Poland_Wroclaw_2017_Rejon_nr_11_750",
 )
 KINDS = {
     "greedy": {"approval", "choose-1", "cumulative"},

@@ -61,6 +61,10 @@ _NONE: list[str] = []  # (never appended to)
 _float = operator.attrgetter("f")
 
 
+def _exact_money(item: tuple[_Cls, int]) -> Any:
+    return item[0].v
+
+
 def _pairs(items: list[Any]) -> Any:
     return zip(items, items[1:], strict=False)
 
@@ -135,6 +139,7 @@ def run_filtered(
     classes = [everyone]
     holders: dict[str, list[_Cls]] = {pid: classes if shared else [everyone] for pid in remaining}
     messy: set[str] = set()  # projects whose holder list needs sorting and cleaning
+    payers: dict[str, list[_Cls]] = {}  # the classes holding supporters, at the last exact price
     unsorted = False  # the shared list needs sorting
     alive = prep.all_voters  # voters with money left
     lower: dict[str, float] = dict.fromkeys(remaining, -INF)  # float lower bound on the price
@@ -177,22 +182,27 @@ def run_filtered(
         return found
 
     def exact(pid: str) -> Any:
-        """The exact price of ``pid`` now, or ``_OUT``."""
+        """The exact price of ``pid`` now, or ``_OUT``; notes the classes holding its
+        supporters (``payers``: still right when it wins, as none of them paid since)."""
         counts[0] += 1
         c = qcost[pid]
         entries = qgroups[pid]
         if len(entries) == 1:
             u, mask = entries[0]
-            items = []
+            seq = []
             for cls in ordered(pid):
                 k = (cls.mask & mask).bit_count()
                 if k:
-                    items.append((cls.v, cls.v, k, u))
-            if any(a[0] != b[0] and float(a[0]) == float(b[0]) for a, b in _pairs(items)):
-                items.sort(key=_first)  # equal floats, different money: exact order
+                    seq.append((cls, k))
+            if any(a.f == b.f and a.v != b.v for (a, _), (b, _) in _pairs(seq)):
+                seq.sort(key=_exact_money)  # equal floats, different money: exact order
+            items = [(cls.v, cls.v, k, u) for cls, k in seq]
+            payers[pid] = [cls for cls, _ in seq]
         else:
-            items = [(cls.v / entries[i][0], cls.v, k, entries[i][0]) for cls, i, k in gather(pid)]
+            found = gather(pid)
+            items = [(cls.v / entries[i][0], cls.v, k, entries[i][0]) for cls, i, k in found]
             items.sort(key=_first)
+            payers[pid] = list({id(cls): cls for cls, _, _ in found}.values())
         left_u = sum((k * u for _, _, k, u in items), zero)
         paid = zero
         for _, v, k, u in items:
@@ -352,7 +362,8 @@ def run_filtered(
         merged: dict[Any, _Cls] = {}
         dropped = 0
         made: list[_Cls] = []
-        for cls in holders.pop(winner):
+        holders.pop(winner)
+        for cls in payers.pop(winner):
             inter = cls.mask & touched
             if not inter:
                 continue
