@@ -61,8 +61,6 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
 #: these is NOT yet checked against pabutools. `python -m tests.tally.make_reference` fills
 #: them; the test below fails once one lands, so that it is removed from this list.
 PENDING: set[tuple[str, str]] = {
-    ("Netherlands_Amsterdam_252", "equalshares/add1"),
-    ("Poland_Czestochowa_2024", "equalshares/add1"),
     ("Poland_Warszawa_2019_Obszar_3-KobialkaAugustowBrzezinyGrodziskLewandow", "equalshares/add1"),
     ("Poland_Warszawa_2024_Srodmiescie", "equalshares/add1"),
     ("Poland_Warszawa_2024_Srodmiescie", "phragmen"),
