@@ -61,20 +61,8 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
 #: these is NOT yet checked against pabutools. `python -m tests.tally.make_reference` fills
 #: them; the test below fails once one lands, so that it is removed from this list.
 PENDING: set[tuple[str, str]] = {
-    ("Poland_Warszawa_2019_Obszar_3-KobialkaAugustowBrzezinyGrodziskLewandow", "equalshares/add1"),
     ("Poland_Warszawa_2024_Srodmiescie", "equalshares/add1"),
     ("Poland_Warszawa_2024_Srodmiescie", "phragmen"),
-    ("Poland_Wieliczka_2023_Green_Budget", "greedy"),
-    ("Poland_Wieliczka_2023_Green_Budget", "equalshares"),
-    ("Poland_Wieliczka_2023_Green_Budget", "phragmen"),
-    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "greedy"),
-    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "equalshares"),
-    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "equalshares/add1"),
-    ("Poland_Wroclaw_2016_Rejon_nr_2_750", "phragmen"),
-    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "greedy"),
-    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "equalshares"),
-    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "equalshares/add1"),
-    ("Poland_Wroclaw_2017_Rejon_nr_10_750", "phragmen"),
 }
 
 
