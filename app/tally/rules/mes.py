@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from app.tally.model import Election, ballot_points
+from app.tally.model import Ballot, Election, ballot_points
 from app.tally.outcome import Number, Outcome, money
 from app.tally.tiebreak import TieKey, describe_tie
 
@@ -105,17 +105,26 @@ def prepare(election: Election) -> Prepared:
     bits: dict[str, dict[Fraction, list[int]]] = {pid: {} for pid in election.projects}
     rules = election.rules
     projects = election.projects
+    # identical ballots are one shared object (read_election): handle each object once
+    holders: dict[int, list[int]] = {}
+    objects: dict[int, Ballot] = {}
     for index, ballot in enumerate(election.ballots):
-        if not ballot.projects:
-            continue
-        if cost_utilities:
+        if ballot.projects:
+            key = id(ballot)
+            if key in holders:
+                holders[key].append(index)
+            else:
+                holders[key] = [index]
+                objects[key] = ballot
+    for key, indices in holders.items():
+        ballot = objects[key]
+        if cost_utilities:  # the utility is the cost
             for pid in ballot.projects:
-                u = projects[pid].cost
-                bits[pid].setdefault(u, []).append(index)
+                bits[pid].setdefault(projects[pid].cost, []).extend(indices)
         else:
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
                 if u > 0:
-                    bits[pid].setdefault(u, []).append(index)
+                    bits[pid].setdefault(u, []).extend(indices)
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}
