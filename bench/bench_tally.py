@@ -52,6 +52,7 @@ SLOW_ADD1 = (
     "Netherlands_Amsterdam_166",
     "Netherlands_Amsterdam_252",
     "Poland_Czestochowa_2024",
+    "Poland_Warszawa_2024_Srodmiescie",
 )
 KINDS = {
     "greedy": {"approval", "choose-1", "cumulative"},
