@@ -137,14 +137,16 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
 class PlazaClient(TestClient):
     """A test client that sends the CSRF token on unsafe requests (unless csrf=False)."""
 
-    _csrf: str | None = None
+    _csrf: tuple[str | None, str] | None = None
 
     def csrf_token(self) -> str:
-        if self._csrf is None:
+        # The token is bound to the session cookie: fetch a new one when that changes.
+        session_cookie = self.cookies.get(SESSION_COOKIE)
+        if self._csrf is None or self._csrf[0] != session_cookie:
             response = self.get("/api/session")
             assert response.status_code == 200, response.text
-            self._csrf = str(response.json()["csrf_token"])
-        return self._csrf
+            self._csrf = (session_cookie, str(response.json()["csrf_token"]))
+        return self._csrf[1]
 
     def request(self, method: str, url: Any, *args: Any, csrf: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
         if csrf and method.upper() in UNSAFE:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
-from app.core.config import SettingsDep
+from app.core.config import Settings, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import DomainError, form_page, problem_for
 from app.core.htmx import safe_next, see_other
@@ -38,6 +38,26 @@ def _client(request: Request) -> str:
 
 def _user_agent(request: Request) -> str:
     return request.headers.get("user-agent", "")[:200]
+
+
+def _device(request: Request) -> str | None:
+    return request.cookies.get(service.DEVICE_COOKIE)
+
+
+def _remember_device(request: Request, response: Response, email: str, settings: Settings) -> None:
+    """After a successful log-in: give this browser a device cookie for the account (it keeps
+    the owner's browser out of the account's lockout, see ``service.log_in_limited``)."""
+    if service.trusted_device(_device(request), email, settings):
+        return
+    response.set_cookie(
+        service.DEVICE_COOKIE,
+        service.device_cookie_for(email, settings),
+        max_age=service.DEVICE_MAX_AGE_SECONDS,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        path="/",
+    )
 
 
 @router.get("/login", name="accounts:login")
@@ -69,6 +89,7 @@ def login_submit(
             now=int(time.time()),
             user_agent=_user_agent(request),
             previous_token=request.cookies.get(SESSION_COOKIE),
+            device=_device(request),
         )
     except DomainError as exc:
         # Returned, not raised: the failed attempt's count commits (nothing else was written).
@@ -81,6 +102,7 @@ def login_submit(
         )
     response = see_other(request, safe_next(next))
     set_session_cookie(response, token, settings)
+    _remember_device(request, response, email, settings)
     return response
 
 
@@ -134,6 +156,7 @@ def signup_submit(
         )
     response = see_other(request, "/")
     set_session_cookie(response, token, settings)
+    _remember_device(request, response, email, settings)
     return response
 
 
@@ -194,12 +217,17 @@ def api_login(
             now=int(time.time()),
             user_agent=_user_agent(request),
             previous_token=request.cookies.get(SESSION_COOKIE),
+            device=_device(request),
         )
     except DomainError as exc:
         return problem_for(exc)  # returned, not raised: the failed attempt's count commits
-    payload = SessionRead(user=_user_read(user), csrf_token=csrf_token(request, settings))
+    # The token of the session this response opens (the request's cookie is the old one).
+    payload = SessionRead(
+        user=_user_read(user), csrf_token=csrf_token(request, settings, session_token=token)
+    )
     response = JSONResponse(payload.model_dump())
     set_session_cookie(response, token, settings)
+    _remember_device(request, response, body.email, settings)
     return response
 
 

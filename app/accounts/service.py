@@ -5,7 +5,10 @@ Services flush and never commit; they raise ``DomainError`` subclasses.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -147,11 +150,21 @@ def log_in(
 
 
 # Rate limits (shared by every worker through ``app.core.ratelimit``).
+#
+# Failed log-ins are limited per client, and per account; the per-account limit must not let a
+# stranger lock the owner out (anyone who knows an address could). So it follows OWASP's
+# "device cookies": a successful log-in gives the browser a signed cookie naming the account;
+# a browser presenting a valid one for the account it logs in to counts its failures in a bucket
+# of its own (that cookie only), never in the account's. Guessing from unknown browsers is
+# limited per account as before; the owner's own browser stays usable while that happens.
 LOGIN_WINDOW_SECONDS = 900
 LOGIN_FAILURES_PER_CLIENT = 30
 LOGIN_FAILURES_PER_ACCOUNT = 10
+LOGIN_FAILURES_PER_DEVICE = 10
 SIGNUP_WINDOW_SECONDS = 3600
 SIGNUPS_PER_CLIENT = 20
+DEVICE_COOKIE = "plaza_device"
+DEVICE_MAX_AGE_SECONDS = 180 * 24 * 3600
 
 
 class TooManyLoginAttemptsError(DomainError):
@@ -178,6 +191,30 @@ def _limit_key(settings: Settings) -> bytes:
     return b"rate-limit:" + settings.secret_key.get_secret_value().encode()
 
 
+def _device_signature(settings: Settings, email: str, nonce: str) -> str:
+    key = b"device-cookie:" + settings.secret_key.get_secret_value().encode()
+    message = f"plaza-device:{normalize_email(email)}:{nonce}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def device_cookie_for(email: str, settings: Settings) -> str:
+    """A new device cookie value for ``email``: a random nonce and its keyed signature.
+
+    It holds no personal data (the address is only inside the signature).
+    """
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_device_signature(settings, email, nonce)}"
+
+
+def trusted_device(cookie: str | None, email: str, settings: Settings) -> str | None:
+    """The nonce of ``cookie`` when it is a valid device cookie for ``email``, else None."""
+    nonce, _dot, signature = (cookie or "")[:200].partition(".")
+    if not nonce or not signature:
+        return None
+    expected = _device_signature(settings, email, nonce)
+    return nonce if hmac.compare_digest(expected, signature) else None
+
+
 def log_in_limited(
     session: Session,
     *,
@@ -188,19 +225,27 @@ def log_in_limited(
     now: int,
     user_agent: str = "",
     previous_token: str | None = None,
+    device: str | None = None,
 ) -> tuple[User, str]:
-    """``log_in`` behind two limits of failed attempts: per client and per account.
+    """``log_in`` behind limits of failed attempts: per client, and per account or device.
 
-    A failed attempt is counted and ``InvalidCredentialsError`` raised; the caller must let
-    the count commit (return its refusal rather than raise).  A savepoint undoes whatever
-    the failed login wrote, so only the count remains.
+    ``device`` is the browser's device cookie: when it is valid for ``email`` its own bucket
+    replaces the account's (see above). A failed attempt is counted and
+    ``InvalidCredentialsError`` raised; the caller must let the count commit (return its
+    refusal rather than raise). A savepoint undoes whatever the failed login wrote, so only the
+    count remains.
     """
     key = _limit_key(settings)
+    nonce = trusted_device(device, email, settings)
     limits = (
         (ratelimit.bucket_for("login-client", client, key), LOGIN_FAILURES_PER_CLIENT),
         (
-            ratelimit.bucket_for("login-account", normalize_email(email), key),
-            LOGIN_FAILURES_PER_ACCOUNT,
+            (ratelimit.bucket_for("login-device", nonce, key), LOGIN_FAILURES_PER_DEVICE)
+            if nonce
+            else (
+                ratelimit.bucket_for("login-account", normalize_email(email), key),
+                LOGIN_FAILURES_PER_ACCOUNT,
+            )
         ),
     )
     for bucket, limit in limits:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -426,6 +426,23 @@ async def conflict_handler(request: Request, exc: Exception) -> Response:
     return _error_page(request, 409, message)
 
 
+async def unavailable_handler(request: Request, exc: Exception) -> Response:
+    """The database could not do the work now (unreachable, locked, a deadlock or a
+    serialization failure): the transaction rolled back, so trying again is safe."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    message = _(
+        "Plaza is very busy or cannot reach its database just now. Nothing was saved; please "
+        "try again in a moment."
+    )
+    response: Response
+    if wants_json(request):
+        response = problem(503, "Service unavailable", message, code="unavailable")
+    else:
+        response = _error_page(request, 503, message)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = _("Something went wrong on our side. Nothing was saved; please try again.")
@@ -563,4 +580,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, out_of_range_handler)
     app.add_exception_handler(DataError, out_of_range_handler)
     app.add_exception_handler(IntegrityError, conflict_handler)
+    app.add_exception_handler(OperationalError, unavailable_handler)
     app.add_exception_handler(Exception, server_error_handler)

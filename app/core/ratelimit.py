@@ -6,6 +6,10 @@ reached its limit; ``record`` counts one event with an atomic upsert (SQLite and
 so several app processes behind a load balancer share the count.  Callers that refuse a
 request must still commit the count (record it, then return the refusal rather than raise,
 or record after rolling back to a savepoint).
+
+Buckets do not pile up: whenever ``record`` opens a new window for a bucket it also deletes a
+bounded batch of buckets whose window ended over a day ago (``purge_expired``). On PostgreSQL
+the batch skips rows other transactions hold, so concurrent purges never wait on each other.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from sqlalchemy import CheckConstraint, bindparam, case, select
+from sqlalchemy import CheckConstraint, Index, bindparam, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
@@ -26,7 +30,10 @@ class RateLimitBucket(SQLModel, table=True):
     """
 
     __tablename__ = "rate_limit_bucket"
-    __table_args__ = (CheckConstraint("failures >= 0", name="failures_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("failures >= 0", name="failures_non_negative"),
+        Index("ix_rate_limit_bucket_window_start", "window_start"),
+    )
 
     bucket: str = Field(primary_key=True, max_length=80)
     window_start: int
@@ -51,8 +58,30 @@ def is_limited(session: Session, *, bucket: str, now: int, limit: int, window: i
     return row is not None and row.window_start == start and row.failures >= limit
 
 
+#: a bucket whose window started this long ago is over (the longest window is an hour)
+PURGE_AFTER_SECONDS = 86_400
+PURGE_BATCH = 500
+
+
+def purge_expired(session: Session, *, now: int) -> int:
+    """Delete up to ``PURGE_BATCH`` buckets whose window is long over; returns how many."""
+    table = RateLimitBucket.__table__  # type: ignore[attr-defined]
+    victims = (
+        select(table.c.bucket)
+        .where(table.c.window_start < now - PURGE_AFTER_SECONDS)
+        .limit(PURGE_BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        victims = victims.with_for_update(skip_locked=True)
+    result = session.execute(delete(table).where(table.c.bucket.in_(victims)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def record(session: Session, *, bucket: str, now: int, window: int) -> int:
-    """Count one event in ``bucket`` (atomic upsert shared by every worker); returns the count."""
+    """Count one event in ``bucket`` (atomic upsert shared by every worker); returns the count.
+
+    The first event of a window also purges a batch of long-expired buckets.
+    """
     start = now - now % window
     table = RateLimitBucket.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
@@ -69,4 +98,7 @@ def record(session: Session, *, bucket: str, now: int, window: int) -> int:
         )
         .returning(table.c.failures)
     )
-    return int(session.execute(stmt).scalar_one())
+    count = int(session.execute(stmt).scalar_one())
+    if count == 1:
+        purge_expired(session, now=now)
+    return count

@@ -293,11 +293,20 @@ class CsrfCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def csrf_token(request: Request, settings: Settings) -> str:
-    """The token to embed in forms and ``hx-headers`` for this client."""
+def csrf_token(request: Request, settings: Settings, *, session_token: str | None = None) -> str:
+    """The token to embed in forms and ``hx-headers`` for this client and its session.
+
+    It is bound to the browser's random CSRF cookie *and* to its session cookie (OWASP's
+    signed double submit with the session): a token seen or planted before a log-in is
+    worthless after it, and one cookie tossed in by a sibling site is not enough.
+    ``session_token`` names the session a response is about to set (log-in, sign-up).
+    """
     seed = getattr(request.state, "csrf_seed", "")
+    if session_token is None:
+        session_token = request.cookies.get(SESSION_COOKIE) or ""
+    bound = hashlib.sha256(session_token.encode("utf-8", "replace")).hexdigest()
     key = settings.secret_key.get_secret_value().encode()
-    return hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"csrf:{seed}:{bound}".encode(), hashlib.sha256).hexdigest()
 
 
 async def verify_csrf(request: Request, settings: SettingsDep) -> None:

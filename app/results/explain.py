@@ -10,7 +10,7 @@ into a translated sentence when a page is shown.  Money in facts is exact, in mi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any
@@ -46,18 +46,29 @@ def explanation_facts(
     facts: dict[str, dict[str, Any]] = {}
     if outcome.rule in GREEDY_RULES:
         order = [str(p) for p in outcome.details.get("order", [])]
-        left = Fraction(election.budget)
-        stopped = False
-        for rank, pid in enumerate(order, start=1):
-            base = {"rank": rank, "of": len(order), "votes": votes.get(pid, 0), "left": minor(left)}
-            if stopped:
-                facts[pid] = {"kind": "greedy-not-considered", **base}
-            elif pid in selected:
-                facts[pid] = {"kind": "greedy-funded", **base}
-                left -= cost[pid]
-            else:
-                facts[pid] = {"kind": "greedy-no-fit", **base}
-                stopped = outcome.rule == "greedy-no-skip"
+        return _greedy_facts(election, order, selected, votes, minor, outcome.rule)
+    if outcome.rule == "equalshares/add1-comparison":
+        # The comparison step's verdict goes with every project's facts; the outcome it kept
+        # (equal shares, or plain greedy) explains the project itself.
+        comparison = outcome.details["comparison"]
+        taken = (
+            "greedy"
+            if list(outcome.selected) == list(comparison["greedy"])
+            and (comparison["prefers_greedy"] > comparison["prefers_equal_shares"])
+            else "equalshares"
+        )
+        if taken == "greedy":
+            order = [str(p) for p in comparison["order"]]
+            facts = _greedy_facts(election, order, selected, votes, minor, "greedy")
+        else:
+            facts = _mes_facts(election, outcome, votes, minor)
+        verdict = {
+            "equal_shares": int(comparison["prefers_equal_shares"]),
+            "greedy": int(comparison["prefers_greedy"]),
+            "taken": taken,
+        }
+        for fact in facts.values():
+            fact["comparison"] = verdict
         return facts
     if outcome.rule == "utilitarian":
         total = sum(votes[p] for p in selected)
@@ -90,6 +101,41 @@ def explanation_facts(
         return facts
     if outcome.rule not in MES_RULES:
         return facts
+    return _mes_facts(election, outcome, votes, minor)
+
+
+def _greedy_facts(
+    election: Election,
+    order: list[str],
+    selected: set[str],
+    votes: Mapping[str, int],
+    minor: Callable[[Fraction], str],
+    rule: str,
+) -> dict[str, dict[str, Any]]:
+    facts: dict[str, dict[str, Any]] = {}
+    left = Fraction(election.budget)
+    stopped = False
+    for rank, pid in enumerate(order, start=1):
+        base = {"rank": rank, "of": len(order), "votes": votes.get(pid, 0), "left": minor(left)}
+        if stopped:
+            facts[pid] = {"kind": "greedy-not-considered", **base}
+        elif pid in selected:
+            facts[pid] = {"kind": "greedy-funded", **base}
+            left -= election.projects[pid].cost
+        else:
+            facts[pid] = {"kind": "greedy-no-fit", **base}
+            stopped = rule == "greedy-no-skip"
+    return facts
+
+
+def _mes_facts(
+    election: Election,
+    outcome: Outcome,
+    votes: Mapping[str, int],
+    minor: Callable[[Fraction], str],
+) -> dict[str, dict[str, Any]]:
+    cost = {pid: p.cost for pid, p in election.projects.items()}
+    facts: dict[str, dict[str, Any]] = {}
     share = Fraction(outcome.details["per_voter_budget"])
     # Voters with the same ballot pay the same in every round: one budget per distinct ballot.
     groups = Counter(frozenset(b.projects) for b in election.ballots)
@@ -158,6 +204,28 @@ def explain(facts: Mapping[str, Any] | None, cost_minor: int, currency: str) -> 
     """The translated sentence for one project's facts (None: show the engine's text)."""
     if not facts:
         return None
+    text = _explain_project(facts, cost_minor, currency)
+    verdict = facts.get("comparison")
+    if text is None or not verdict:
+        return text
+    counts = {
+        "mes": format_number(verdict["equal_shares"]),
+        "greedy": format_number(verdict["greedy"]),
+    }
+    if verdict["taken"] == "greedy":
+        step = _(
+            "Comparison step: %(mes)s voters prefer the equal-shares outcome and %(greedy)s "
+            "the greedy one, so the greedy outcome is taken."
+        )
+    else:
+        step = _(
+            "Comparison step: %(mes)s voters prefer the equal-shares outcome and %(greedy)s "
+            "the greedy one, so equal shares stands."
+        )
+    return f"{text} {step % counts}"
+
+
+def _explain_project(facts: Mapping[str, Any], cost_minor: int, currency: str) -> str | None:
     kind = facts["kind"]
     cost = format_money(cost_minor, currency)
     if kind.startswith("greedy-"):

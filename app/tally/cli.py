@@ -107,8 +107,10 @@ def _one(path: str, rule: str | None, tie_break: str, seed: bytes) -> dict[str, 
                 f"unsupported rule {chosen!r} (Plaza supports: {', '.join(RULES)}); pass --rule"
             )
         outcome = tally(election, chosen, tie_break=tie_break, seed=seed)
-    except (TallyError, OSError) as exc:
+    except TallyError as exc:
         return {"file": path, "error": str(exc)}
+    except OSError as exc:  # "cannot read: No such file or directory", not "[Errno 2] ..."
+        return {"file": path, "error": f"cannot read: {exc.strerror or exc}"}
     return {
         "file": path,
         "rule": outcome.rule,

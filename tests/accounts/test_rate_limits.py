@@ -112,3 +112,77 @@ def test_signup_is_limited_per_client(client: Any, db_session: Session) -> None:
     assert api.headers["content-type"].startswith("application/problem+json")
     created = db_session.exec(select(User).where(User.email.like("new%@example.org"))).all()  # type: ignore[attr-defined]
     assert len(created) == service.SIGNUPS_PER_CLIENT // 2
+
+
+def test_a_stranger_guessing_cannot_lock_the_owner_out(
+    client: Any, db_session: Session, settings: Settings
+) -> None:
+    """OWASP device cookies: the owner's browser has its own bucket, not the account's."""
+    owner = make_user(db_session, email="owner@example.org", password=PASSWORD)
+    make_user(db_session, email="neighbour@example.org", password=PASSWORD)
+    db_session.commit()
+    ok = client.post("/login", data={"email": owner.email, "password": PASSWORD})
+    assert ok.status_code == 303
+    device = client.cookies.get(service.DEVICE_COOKIE)
+    assert device and owner.email not in device
+    set_cookie = ok.headers["set-cookie"].lower()
+    assert "plaza_device=" in set_cookie and "httponly" in set_cookie
+    client.post("/logout")
+
+    # A stranger (no device cookie) guesses until the account is locked for strangers.
+    client.cookies.delete(service.DEVICE_COOKIE)
+    wrong = {"email": owner.email, "password": "wrong password!"}
+    for _ in range(service.LOGIN_FAILURES_PER_ACCOUNT):
+        assert client.post("/login", data=wrong).status_code == 422
+    assert (
+        client.post("/login", data={"email": owner.email, "password": PASSWORD}).status_code == 429
+    )
+    # A device cookie of another account, or a forged one, does not get round it.
+    neighbour = service.device_cookie_for("neighbour@example.org", settings)
+    nonce = neighbour.split(".")[0]
+    for forged in (neighbour, f"{nonce}.{'0' * 64}", "garbage"):
+        client.cookies.set(service.DEVICE_COOKIE, forged)
+        refused = client.post("/login", data={"email": owner.email, "password": PASSWORD})
+        assert refused.status_code == 429, forged
+
+    # The owner's browser still logs in, by form and by API.
+    client.cookies.delete(service.DEVICE_COOKIE)
+    client.cookies.set(service.DEVICE_COOKIE, device)
+    assert (
+        client.post("/login", data={"email": owner.email, "password": PASSWORD}).status_code == 303
+    )
+    api = client.post("/api/session", json={"email": owner.email, "password": PASSWORD})
+    assert api.status_code == 200
+    # ...and its own wrong guesses are limited in its own bucket.
+    for _ in range(service.LOGIN_FAILURES_PER_DEVICE):
+        assert client.post("/login", data=wrong).status_code == 422
+    assert (
+        client.post("/login", data={"email": owner.email, "password": PASSWORD}).status_code == 429
+    )
+
+
+def test_device_cookie_is_bound_to_the_account(settings: Settings) -> None:
+    cookie = service.device_cookie_for("Someone@Example.org ", settings)
+    assert service.trusted_device(cookie, "someone@example.org", settings)
+    assert service.trusted_device(cookie, "someone.else@example.org", settings) is None
+    nonce, signature = cookie.split(".")
+    assert service.trusted_device(f"{nonce}x.{signature}", "someone@example.org", settings) is None
+    assert service.trusted_device(None, "someone@example.org", settings) is None
+    assert service.trusted_device("", "someone@example.org", settings) is None
+
+
+def test_expired_buckets_are_purged_when_a_new_window_opens(db_session: Session) -> None:
+    from app.core import ratelimit
+
+    now = 1_800_000_000
+    for n in range(3):  # buckets of just over a day ago
+        ratelimit.record(db_session, bucket=f"test:old{n}", now=now - 86_500, window=60)
+    ratelimit.record(db_session, bucket="test:recent", now=now - 3600, window=60)
+    # A second event in a running window purges nothing.
+    ratelimit.record(db_session, bucket="test:recent", now=now - 3600 + 1, window=60)
+    buckets = {b.bucket for b in db_session.exec(select(ratelimit.RateLimitBucket)).all()}
+    assert {"test:old0", "test:old1", "test:old2", "test:recent"} <= buckets
+    # The first event of a new window does; a bucket younger than a day stays.
+    assert ratelimit.record(db_session, bucket="test:new", now=now, window=60) == 1
+    buckets = {b.bucket for b in db_session.exec(select(ratelimit.RateLimitBucket)).all()}
+    assert buckets == {"test:recent", "test:new"}

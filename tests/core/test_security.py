@@ -58,6 +58,29 @@ def test_csrf_is_required_on_every_unsafe_request(client) -> None:  # type: igno
     assert response.json()["status"] == 403
 
 
+def test_csrf_token_is_bound_to_the_session(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    """A token from before a log-in is refused after it; the API log-in returns the new one."""
+    user = make_user(db_session, email="bound@example.org", password="correct horse battery")
+    db_session.commit()
+    anonymous = client.get("/api/session").json()["csrf_token"]
+    login = client.post(
+        "/api/session",
+        json={"email": user.email, "password": "correct horse battery"},
+        csrf=False,
+        headers={"X-CSRF-Token": anonymous},
+    )
+    assert login.status_code == 200
+    fresh = login.json()["csrf_token"]
+    assert fresh != anonymous
+    assert client.get("/api/session").json()["csrf_token"] == fresh
+    stale = client.delete("/api/session", csrf=False, headers={"X-CSRF-Token": anonymous})
+    assert stale.status_code == 403
+    assert (
+        client.delete("/api/session", csrf=False, headers={"X-CSRF-Token": fresh}).status_code
+        == 204
+    )
+
+
 def test_csrf_token_is_in_every_form_and_in_hx_headers(client) -> None:  # type: ignore[no-untyped-def]
     import json
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app.core import migrations
 from app.core.db import engine_for
+from app.core.security import SESSION_COOKIE
 from tests.conftest import REPO, postgres_url
 
 WORKERS = 2
@@ -153,12 +154,15 @@ class Browser:
             headers={"Accept-Language": language},
         )
         self.htmx = htmx
-        self._token: str | None = None
+        self._token: tuple[str | None, str] | None = None
 
     def token(self) -> str:
-        if self._token is None:
-            self._token = str(self.http.get("/api/session").json()["csrf_token"])
-        return self._token
+        """The CSRF token for the current session (a page rendered now would carry it)."""
+        session_cookie = self.http.cookies.get(SESSION_COOKIE)
+        if self._token is None or self._token[0] != session_cookie:
+            token = str(self.http.get("/api/session").json()["csrf_token"])
+            self._token = (session_cookie, token)
+        return self._token[1]
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.http.get(url, **kwargs)

@@ -289,3 +289,54 @@ def test_settings_offer_the_rules_with_labels_and_refuse_others(
     assert "cannot count this kind of ballot" in form.get_text()
     db_session.refresh(cycle)
     assert cycle.tally_rule == "greedy"
+
+
+def test_comparison_step_is_explained_in_the_readers_language() -> None:
+    """equalshares/add1-comparison: every project's sentence ends with the step's verdict."""
+    from app.core.i18n import set_locale
+
+    projects = {
+        "square": Project("square", Fraction(50), "Square"),
+        "fountain": Project("fountain", Fraction(45), "Fountain"),
+        "garden": Project("garden", Fraction(30), "Garden"),
+    }
+
+    def texts(ballots: tuple[Ballot, ...], locale: str = "en") -> dict[str, str | None]:
+        election = Election(
+            budget=Fraction(100),
+            projects=projects,
+            rules=BallotRules(kind="approval", max_sum_cost=Fraction(100)),
+            ballots=ballots,
+        )
+        outcome = tally(election, "equalshares/add1-comparison")
+        facts = explanation_facts(election, outcome, 100)
+        set_locale(locale)
+        try:
+            return {p: explain(facts[p], int(projects[p].cost * 100), "EUR") for p in projects}
+        finally:
+            set_locale("en")
+
+    pair = Ballot(projects=("fountain", "square"))
+    garden = Ballot(projects=("garden",))
+    # 7 voters fund 2 of theirs under greedy (Fountain, Square), 1 under equal shares
+    # (Fountain, Garden); the 3 Garden voters the other way round: greedy is taken.
+    taken = texts((pair,) * 7 + (garden,) * 3)
+    verdict = (
+        "Comparison step: 3 voters prefer the equal-shares outcome and 7 the greedy one, so "
+        "the greedy outcome is taken."
+    )
+    assert taken["square"] == (
+        "Rank 2 of 3 with 7 votes; €55.00 of the budget was left when its turn came; it costs "
+        f"€50.00: funded. {verdict}"
+    )
+    assert taken["garden"] is not None and taken["garden"].startswith("Rank 3 of 3")
+    assert taken["garden"].endswith(verdict)
+    # With 4 Garden voters and 3 pairs, equal shares (Fountain... or Garden first) stands.
+    stands = texts((pair,) * 3 + (garden,) * 4)
+    for text in stands.values():
+        assert text is not None and text.endswith("so equal shares stands."), text
+    assert stands["garden"] is not None and stands["garden"].startswith("Funded in round")
+    zh = texts((pair,) * 7 + (garden,) * 3, locale="zh_Hans")
+    assert (
+        zh["square"] is not None and "比较步骤" in zh["square"] and "Comparison" not in zh["square"]
+    )

@@ -123,16 +123,20 @@ def test_every_unsafe_route_refuses_a_missing_or_forged_csrf_token(  # type: ign
     """Signed in with every role the route allows: no valid token, no effect (403)."""
     allowed = required_roles(route) or {"organizer"}
     url = _url(path, world["params"])
-    own_token = client.csrf_token()
+    before_login = client.csrf_token()  # valid for this browser, but not for its next session
     seed = client.cookies.get(CSRF_COOKIE)
     other = PlazaClient(client.app)
     foreign_token = other.csrf_token()  # valid, but for another browser's cookie
     forged = hmac.new(b"guessed key", b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
     for role in sorted(allowed):
         login_as(world["users"][Role(role)])
+        own_token = client.csrf_token()
+        assert own_token != before_login
         before = table_counts(db_session)
         attempts: list[dict[str, Any]] = [
             {},
+            {"headers": {"X-CSRF-Token": before_login}},
+            {"data": {"csrf_token": before_login, "title": "x"}},
             {"headers": {"X-CSRF-Token": ""}},
             {"headers": {"X-CSRF-Token": foreign_token}},
             {"headers": {"X-CSRF-Token": forged}},

@@ -38,7 +38,7 @@ def test_json_line_per_file_and_errors_do_not_stop_the_others(
     assert lines[0]["cost"] == 1000
     assert "unsupported rule 'unknown'" in lines[1]["error"]
     assert "line 3" in lines[2]["error"] and "budget" in lines[2]["error"]
-    assert "No such file" in lines[3]["error"]
+    assert lines[3]["error"] == "cannot read: No such file or directory"
     assert lines[4]["rule"] == "greedy-no-skip"
     assert lines[4]["selected"] == ["RED/0012", "RED/0006", "RED/0009", "RED/0005"]
 

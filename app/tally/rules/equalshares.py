@@ -138,6 +138,7 @@ def _comparison_step(election: Election, outcome: Outcome, key: Callable[[str], 
         "prefers_equal_shares": prefers_mes,
         "prefers_greedy": prefers_greedy,
         "greedy": greedy,
+        "order": order,
     }
     verdict = (
         f"{prefers_mes:,} voters prefer the equal-shares outcome and {prefers_greedy:,} the "
