@@ -78,6 +78,10 @@ class Floats:
     groups: dict[str, list[tuple[Any, float, int | None, int]]]
     #: many projects per ballot: one list of all classes serves better than one per project
     dense: bool
+    #: projects with several utility values: voter -> index of its utility value, and the
+    #: indices by number of voters, most first
+    owner: dict[str, dict[int, int]]
+    order: dict[str, list[int]]
 
 
 def floats_of(prep: Prepared) -> Floats:
@@ -88,10 +92,26 @@ def floats_of(prep: Prepared) -> Floats:
             for u, mask in entries
         ]
     approvals = sum(prep.union[pid].bit_count() for pid in prep.candidates)
+    owner: dict[str, dict[int, int]] = {}
+    order: dict[str, list[int]] = {}
+    for pid in prep.candidates:
+        entries = prep.groups[pid]
+        if len(entries) > 1:
+            owner[pid] = {}
+            for index, (_, mask) in enumerate(entries):
+                bits = bin(mask)[:1:-1]  # character i is bit i
+                i = bits.find("1")
+                while i >= 0:
+                    owner[pid][i] = index
+                    i = bits.find("1", i + 1)
+            sizes = [mask.bit_count() for _, mask in entries]
+            order[pid] = sorted(range(len(entries)), key=lambda i: -sizes[i])
     return Floats(
         cost={pid: float(c) for pid, c in prep.cost.items()},
         groups=groups,
         dense=approvals > DENSE * prep.n,
+        owner=owner,
+        order=order,
     )
 
 
@@ -172,13 +192,23 @@ def run_filtered(
         entries = qgroups[pid]
         found: list[tuple[_Cls, int, int]] = []
         supporters = union[pid]
+        owner = fl.owner[pid]
+        order = fl.order[pid]
         for cls in ordered(pid):
             inter = cls.mask & supporters
-            if inter:
-                for index, (_, mask) in enumerate(entries):
-                    k = (inter & mask).bit_count()
-                    if k:
-                        found.append((cls, index, k))
+            if not inter:
+                continue
+            left = inter.bit_count()
+            if left == 1:  # one voter: look its utility up
+                found.append((cls, owner[inter.bit_length() - 1], 1))
+                continue
+            for index in order:  # the commonest utility values first, until all are found
+                k = (inter & entries[index][1]).bit_count()
+                if k:
+                    found.append((cls, index, k))
+                    left -= k
+                    if not left:
+                        break
         return found
 
     def exact(pid: str) -> Any:
@@ -362,6 +392,7 @@ def run_filtered(
         merged: dict[Any, _Cls] = {}
         dropped = 0
         made: list[_Cls] = []
+        near: set[str] = set()
         holders.pop(winner)
         for cls in payers.pop(winner):
             inter = cls.mask & touched
@@ -373,6 +404,7 @@ def run_filtered(
             else:
                 reach = [pid for pid in cls.projects if pid in remaining]
                 cls.projects = reach
+                near.update(reach)
             for u, mask in entries:
                 part = inter & mask if multi else inter
                 if not part:
@@ -403,7 +435,8 @@ def run_filtered(
         alive &= ~dropped
         selected.append(winner)
         path.append((winner, rho))
-        for pid in remaining:
+        # the projects whose supporters paid: among those the payers' classes reach
+        for pid in remaining if shared else near:
             if union[pid] & touched:
                 dirty.add(pid)
                 messy.add(pid)  # (new classes hold its supporters)
