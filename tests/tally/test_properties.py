@@ -234,3 +234,28 @@ def test_certified_budgets_make_the_same_outcome_in_between(e: Election, gap: in
         for step in range(1, 4 * gap):
             middle = mes.run(prep, b1 + Fraction(step, 4), key, "pabutools")
             assert middle.selected == low.selected
+
+
+@settings(max_examples=20, deadline=None)
+@given(elections(), st.booleans())
+def test_add_one_beyond_floats_range_is_still_exact(e: Election, huge: bool) -> None:
+    """Money a float cannot hold (overflow, or precision lost below 1e-250): the search runs
+    exact probes instead of filtered ones. Tiny money: the same outcome as stepping every
+    budget; huge money (10**400, where stepping one unit at a time never ends): the outcome
+    is the exact run at its budget, and one unit more goes over the budget."""
+    scale = Fraction(10**400) if huge else Fraction(1, 10**300)
+    projects = {pid: Project(pid, p.cost * scale) for pid, p in e.projects.items()}
+    e = replace(e, projects=projects, budget=e.budget * scale)
+    prep = mes.prepare(e)
+    assert mes_filtered.floats_of(prep) is None
+    key = tie_key_function(e, "pabutools", b"")
+    fast = mes.add_one(prep, e.budget, key, "pabutools", fast=True)
+    if not huge:
+        slow = mes.add_one(prep, e.budget, key, "pabutools", fast=False)
+        assert fast.final.selected == slow.final.selected
+        return
+    b = fast.final.b
+    assert mes.run(prep, b, key, "pabutools").selected == fast.final.selected
+    if fast.stopped_by.endswith("goes over"):
+        after = mes.run(prep, b + 1 if b.denominator == 1 else math.floor(b) + 1, key, "pabutools")
+        assert mes.total_cost(prep, after.selected) > e.budget

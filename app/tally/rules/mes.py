@@ -502,7 +502,7 @@ def _add_one_bracketed(
     from app.tally.rules.mes_filtered import Probe, floats_of, run_filtered
 
     everything = len(prep.candidates) + len(prep.free)
-    floats = floats_of(prep)
+    floats = floats_of(prep)  # None if money is out of floats' safe range: exact runs then
     last: RunResult | Probe = first
     last_k = 0
     runs = 1
@@ -518,6 +518,12 @@ def _add_one_bracketed(
             raise AssertionError("filtered equal shares disagrees with the exact run")
         return Add1Result(final, last_k, runs, stopped_by)
 
+    def probe_at(k: int, give_up: bool) -> RunResult | Probe:
+        b = Fraction(base + k)
+        if floats is None:
+            return run(prep, b, tie_key, tie_break, certify=last.path)
+        return run_filtered(prep, floats, b, tie_key, certify=last.path, give_up=give_up)
+
     failed: int | None = None  # a probe beyond the current outcome that failed to certify
     # Below the smallest budget at which the supporters of some project together hold its
     # cost, nothing is affordable: while nothing is bought, the search can jump right there.
@@ -525,7 +531,7 @@ def _add_one_bracketed(
     wake_k = math.ceil(waking) - base - 1  # the last schedule point below it
     while True:
         if not last.path and wake_k > last_k + 1:
-            probe = run_filtered(prep, floats, Fraction(base + wake_k), tie_key, certify=last.path)
+            probe = probe_at(wake_k, False)
             runs += 1
             if probe.certified:  # (nothing affordable there either, as computed)
                 last, last_k, step, failed = probe, wake_k, 1, None
@@ -535,9 +541,7 @@ def _add_one_bracketed(
         if failed is not None and k >= failed:
             k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
         near = k == last_k + 1
-        probe = run_filtered(
-            prep, floats, Fraction(base + k), tie_key, certify=last.path, give_up=not near
-        )
+        probe = probe_at(k, not near)
         runs += 1
         if probe.certified:
             step = 2 * (k - last_k)

@@ -38,6 +38,7 @@ from app.tally.tiebreak import TieKey
 EPS = 2.0**-53
 SAFETY = 8.0
 DENSE = 8  # projects per ballot above which all classes are kept in one list
+TINY, HUGE = 1e-250, 1e250  # floats' safe range here (no underflow to subnormals, no overflow)
 INF = float("inf")
 _UNSURE: Any = object()  # the floats cannot decide: compute exactly
 _OUT: Any = object()  # the supporters cannot afford the project
@@ -84,7 +85,12 @@ class Floats:
     order: dict[str, list[int]]
 
 
-def floats_of(prep: Prepared) -> Floats:
+def floats_of(prep: Prepared) -> Floats | None:
+    """The float side of the election, or None if a cost or utility is so large or small
+    that floats would overflow or lose precision (then the search uses exact runs)."""
+    values = [c for c in prep.cost.values() if c] + [u for g in prep.groups.values() for u, _ in g]
+    if any(not TINY < abs(x) < HUGE for x in values):
+        return None
     groups: dict[str, list[tuple[Any, float, int | None, int]]] = {}
     for pid, entries in prep.groups.items():
         groups[pid] = [
@@ -168,6 +174,7 @@ def run_filtered(
     path: list[tuple[str, Any]] = []
     certified = certify is not None
     counts = [0, 0]  # exact, float evaluations
+    tiny = False  # some class's money is below floats' safe range
 
     def ordered(pid: str) -> list[_Cls]:
         """The classes holding supporters of ``pid``, by money (float order: rounding is
@@ -249,6 +256,8 @@ def run_filtered(
         The walk goes from the poorest supporters (by money per utility) up to the first who
         can pay the price; the richer ones are only counted (``alive``)."""
         counts[1] += 1
+        if tiny:
+            return _UNSURE  # some money is below floats' safe range: decide exactly
         c = fcost[pid]
         entries = fgroups[pid]
         paid = 0.0
@@ -424,6 +433,8 @@ def run_filtered(
                         continue
                 reached = _NONE if shared else [pid for pid in reach if part & union[pid]]
                 fresh = _Cls(nv, part, reached)
+                if fresh.f < TINY:
+                    tiny = True
                 made.append(fresh)
                 for pid in reached:
                     holders[pid].append(fresh)
