@@ -21,7 +21,10 @@ remaining utility. Standard floating-point analysis bounds the error of that pri
 times larger (``(m + 8)`` and a factor 2 on the price term as well). The split between poor
 and rich supporters is accepted only if both classes next to it are further from the price
 than the bound, and an unaffordable project only if its shortfall exceeds the error of the
-sum. Anything closer is decided exactly.
+sum. Anything closer is decided exactly. The bound assumes no overflow and no subnormal
+floats: elections with costs or points outside ``[1e-250, 1e250]`` get no float side at all
+(``floats_of`` returns None), and a run in which some money falls below ``1e-250`` decides
+everything exactly from there on.
 """
 
 from __future__ import annotations
