@@ -449,10 +449,14 @@ def add_one(
     b0 = budget / n
     base = b0.numerator // b0.denominator
     everything = len(prep.candidates) + len(prep.free)
+    if sum(prep.cost.values(), ZERO) <= budget:
+        return Add1Result(
+            run(prep, b0, tie_key, tie_break), 0, 1, "everything fits: plain equal shares"
+        )
+    if fast:
+        return _add_one_bracketed(prep, budget, b0, tie_key, tie_break)
     first = run(prep, b0, tie_key, tie_break)
     runs = 1
-    if sum(prep.cost.values(), ZERO) <= budget:
-        return Add1Result(first, 0, runs, "everything fits: plain equal shares")
     if total_cost(prep, first.selected) > budget:  # pragma: no cover - MES is always feasible
         raise AssertionError("equal shares exceeded the budget")
     last = first
@@ -460,8 +464,6 @@ def add_one(
     k = 1
     if len(first.selected) == everything:
         return Add1Result(first, 0, runs, "every supported project is funded")
-    if fast:
-        return _add_one_bracketed(prep, budget, base, first, tie_key, tie_break)
     while True:
         current = run(prep, Fraction(base + k), tie_key, tie_break)
         runs += 1
@@ -476,8 +478,7 @@ def add_one(
 def _add_one_bracketed(
     prep: Prepared,
     budget: Fraction,
-    base: int,
-    first: RunResult,
+    b0: Fraction,
     tie_key: Callable[[str], TieKey],
     tie_break: str,
 ) -> Add1Result:
@@ -502,8 +503,13 @@ def _add_one_bracketed(
     from app.tally.rules.mes_filtered import Probe, floats_of, run_filtered
 
     everything = len(prep.candidates) + len(prep.free)
+    base = b0.numerator // b0.denominator
     floats = floats_of(prep)  # None if money is out of floats' safe range: exact runs then
-    last: RunResult | Probe = first
+    last: RunResult | Probe
+    if floats is None:
+        last = run(prep, b0, tie_key, tie_break)
+    else:
+        last = run_filtered(prep, floats, b0, tie_key)
     last_k = 0
     runs = 1
     step = 64  # a first long jump: where the outcome is stable for long, it pays at once
@@ -517,6 +523,11 @@ def _add_one_bracketed(
         if final.selected != last.selected:  # pragma: no cover - guarded invariant
             raise AssertionError("filtered equal shares disagrees with the exact run")
         return Add1Result(final, last_k, runs, stopped_by)
+
+    if total_cost(prep, last.selected) > budget:  # pragma: no cover - MES is always feasible
+        raise AssertionError("equal shares exceeded the budget")
+    if len(last.selected) == everything:
+        return done("every supported project is funded")
 
     def probe_at(k: int, give_up: bool) -> RunResult | Probe:
         b = Fraction(base + k)
