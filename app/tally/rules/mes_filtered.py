@@ -177,7 +177,7 @@ def run_filtered(
     path: list[tuple[str, Any]] = []
     certified = certify is not None
     counts = [0, 0]  # exact, float evaluations
-    tiny = False  # some class's money is below floats' safe range
+    tiny = everyone.f < TINY  # some class's money is below floats' safe range
 
     def ordered(pid: str) -> list[_Cls]:
         """The classes holding supporters of ``pid``, by money (float order: rounding is
