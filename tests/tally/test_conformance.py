@@ -23,7 +23,7 @@ FILES = {p.stem: p for p in pabulib_files()}
 LIVE_SECONDS = 0.5  # re-run pabutools live when its cached run took less than this
 
 
-#: Files on which Plaza's own add-one still takes 10 s to minutes (thousands of schedule steps
+#: Files on which Plaza's own add-one still takes seconds (hundreds to thousands of schedule steps
 #: with many distinct voter budgets). Their add-one conformance is checked by ``make bench``
 #: (bench/bench_tally.py, ``SLOW_ADD1``) against the same references, to keep this suite short.
 SLOW_ADD1 = {
@@ -33,7 +33,7 @@ SLOW_ADD1 = {
     "Netherlands_Amsterdam_166",
     "Netherlands_Amsterdam_252",
     "Poland_Czestochowa_2024",
-    "Poland_Wroclaw_2017_Rejon_nr_11_750",  # a 999,999,999 sentinel cost: ~2M schedule steps
+    "Poland_Warszawa_2024_Srodmiescie",
 }
 
 
@@ -58,8 +58,8 @@ def test_slow_add_one_files_are_checked_by_the_benchmark() -> None:
 
 
 #: (file, rule) pairs whose pabutools reference was still being computed at the last commit
-#: (pabutools needed many minutes each on the shared, loaded machine): Plaza's outcome on
-#: these is NOT yet checked against pabutools. `python -m tests.tally.make_reference` fills
+#: (none now: every file and rule pabutools supports has its reference). Plaza's outcome on
+#: these would NOT be checked against pabutools. `python -m tests.tally.make_reference` fills
 #: them; the test below fails once one lands, so that it is removed from this list.
 PENDING: set[tuple[str, str]] = set()
 

@@ -3,6 +3,7 @@ them (pabutools' default tie-breaking, reproduced by ``tie_break="pabutools"``).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from fractions import Fraction
@@ -23,7 +24,7 @@ from pabutools.election import Project as PabuProject
 from pabutools.rules import method_of_equal_shares, sequential_phragmen
 
 from app.tally import RULES, Ballot, BallotRules, Election, Project, tally
-from app.tally.rules import mes
+from app.tally.rules import mes, mes_filtered
 from app.tally.tiebreak import tie_key_function
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,8 +92,18 @@ def test_add_one_never_uses_less_than_equal_shares(e: Election) -> None:
     assert tally(e, "equalshares/add1-greedy").cost >= add1.cost
 
 
+@st.composite
+def long_schedules(draw: st.DrawFn) -> Election:
+    """Money scaled up, so that add-one's schedule has hundreds of one-unit steps and its
+    search (long jumps, failed probes, bisection) is exercised."""
+    e = draw(st.one_of(elections(), elections("cumulative")))
+    scale = draw(st.sampled_from([10, 100, 1000]))
+    projects = {pid: Project(pid, p.cost * scale) for pid, p in e.projects.items()}
+    return replace(e, projects=projects, budget=e.budget * scale)
+
+
 @FAST
-@given(st.one_of(elections(), elections("cumulative")))
+@given(st.one_of(elections(), elections("cumulative"), long_schedules()))
 def test_skip_ahead_add_one_equals_step_by_step(e: Election) -> None:
     prep = mes.prepare(e)
     key = tie_key_function(e, "pabutools", b"")
@@ -162,3 +173,89 @@ def test_gmpy2_accelerator_changes_nothing(e: Election, rule: str) -> None:
     finally:
         mes._MPQ = saved
     assert pure == with_gmpy2
+
+
+@st.composite
+def near_tie_elections(draw: st.DrawFn) -> Election:
+    """Elections whose prices differ by far less than a float can tell apart (costs near
+    10**18 with tiny offsets, cents, many equal ballots): the filtered run must fall back to
+    exact arithmetic on exactly these."""
+    e = draw(st.one_of(elections(), elections("cumulative")))
+    scale = draw(st.sampled_from([1, 10**6, 10**15, 10**18]))
+    cents = draw(st.sampled_from([1, 100]))
+    projects = {
+        pid: Project(pid, Fraction(p.cost * scale + draw(st.integers(0, 3)), cents))
+        for pid, p in e.projects.items()
+    }
+    copies = draw(st.integers(1, 3))
+    total = sum((p.cost for p in projects.values()), Fraction(0))
+    budget = total * Fraction(draw(st.integers(1, 9)), 10)
+    return replace(e, projects=projects, ballots=e.ballots * copies, budget=budget)
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative"), near_tie_elections()),
+    st.integers(0, 30),
+    st.integers(1, 9),
+)
+def test_filtered_run_equals_exact_run(e: Election, extra: int, gap: int) -> None:
+    """Floats only filter: every selection, winner price and certificate is the exact one."""
+    prep = mes.prepare(e)
+    key = tie_key_function(e, "pabutools", b"")
+    b0 = e.budget / prep.n
+    low = b0 + extra * b0 / 7
+    high = low + gap * b0 / 5
+    exact = mes.run(prep, low, key, "pabutools")
+    exact2 = mes.run(prep, high, key, "pabutools", certify=exact.path)
+    for dense in (False, True):  # both layouts of the classes
+        floats = replace(mes_filtered.floats_of(prep), dense=dense)
+        fast = mes_filtered.run_filtered(prep, floats, low, key)
+        assert (fast.selected, fast.path) == (exact.selected, exact.path)
+        fast2 = mes_filtered.run_filtered(prep, floats, high, key, certify=exact.path)
+        assert (fast2.selected, fast2.path, fast2.certified) == (
+            exact2.selected,
+            exact2.path,
+            exact2.certified,
+        )
+
+
+@FAST
+@given(st.one_of(elections(), elections("cumulative")), st.integers(1, 12))
+def test_certified_budgets_make_the_same_outcome_in_between(e: Election, gap: int) -> None:
+    """The add-one certificate: if the run at b2 certifies the run at b1, every budget in
+    between selects the same projects in the same order."""
+    prep = mes.prepare(e)
+    key = tie_key_function(e, "pabutools", b"")
+    b1 = Fraction(math.floor(e.budget / prep.n))
+    low = mes.run(prep, b1, key, "pabutools")
+    high = mes.run(prep, b1 + gap, key, "pabutools", certify=low.path)
+    if high.certified:
+        for step in range(1, 4 * gap):
+            middle = mes.run(prep, b1 + Fraction(step, 4), key, "pabutools")
+            assert middle.selected == low.selected
+
+
+@settings(max_examples=20, deadline=None)
+@given(elections(), st.booleans())
+def test_add_one_beyond_floats_range_is_still_exact(e: Election, huge: bool) -> None:
+    """Money a float cannot hold (overflow, or precision lost below 1e-250): the search runs
+    exact probes instead of filtered ones. Tiny money: the same outcome as stepping every
+    budget; huge money (10**400, where stepping one unit at a time never ends): the outcome
+    is the exact run at its budget, and one unit more goes over the budget."""
+    scale = Fraction(10**400) if huge else Fraction(1, 10**300)
+    projects = {pid: Project(pid, p.cost * scale) for pid, p in e.projects.items()}
+    e = replace(e, projects=projects, budget=e.budget * scale)
+    prep = mes.prepare(e)
+    assert mes_filtered.floats_of(prep) is None
+    key = tie_key_function(e, "pabutools", b"")
+    fast = mes.add_one(prep, e.budget, key, "pabutools", fast=True)
+    if not huge:
+        slow = mes.add_one(prep, e.budget, key, "pabutools", fast=False)
+        assert fast.final.selected == slow.final.selected
+        return
+    b = fast.final.b
+    assert mes.run(prep, b, key, "pabutools").selected == fast.final.selected
+    if fast.stopped_by.endswith("goes over"):
+        after = mes.run(prep, b + 1 if b.denominator == 1 else math.floor(b) + 1, key, "pabutools")
+        assert mes.total_cost(prep, after.selected) > e.budget

@@ -7,39 +7,37 @@ Utilities are costs for approval and choose-1 ballots (so supporters pay equal s
 points for cumulative and scoring ballots. A project whose supporters together hold less
 money than its cost is out for good. Free projects with a supporter are funded first.
 
-How it is fast (the arithmetic stays exact ``Fraction``):
+How it is fast (the decisions stay exact):
 
 * voters are bits of Python integers; the supporters of a project are one bitset per utility
   value, and voters whose remaining money is equal form one *class* (a bitset). Counting the
   supporters of a project in a class is one ``&`` and one ``bit_count()``;
 * a project is re-evaluated only when it may have become the cheapest (prices only rise
   during a run, so the last price is a lower bound) and only if one of its supporters paid
-  since its last evaluation;
-* add-one: every voter's money is an affine function ``alpha + gamma * b`` of the per-voter
-  budget ``b``, and so is every price. A run at ``b`` records, for each comparison it made, the
-  smallest ``b' >= b`` at which that comparison could change; below the smallest of them the
-  run at ``b'`` makes the very same decisions, so the outcome is the same and the budgets of
-  equalshares.net's schedule up to there need no run at all (the idea of ADD-OPT, arXiv
-  2502.11797). With a threshold exactly on a schedule point, that point is run in full.
+  since its last evaluation; a price is found by walking the classes from the poorest up to
+  the first supporter who can pay;
+* add-one does not run every budget of the schedule: two runs at budgets ``b1 < b2`` that
+  pass a certificate (``_add_one_bracketed``) prove that every budget in between gives the
+  same outcome, and the schedule is searched by galloping over such certificates;
+* the runs of that search (``mes_filtered``) compute prices in floating point with a proven
+  error bound and fall back to exact rationals only for decisions within the bound.
 """
 
 from __future__ import annotations
 
-import heapq
 import importlib
 import math
 import operator
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from app.tally.model import Election, ballot_points
+from app.tally.model import Ballot, Election, ballot_points
 from app.tally.outcome import Number, Outcome, money
 from app.tally.tiebreak import TieKey, describe_tie
 
-INF = math.inf
 ZERO = Fraction(0)
 
 
@@ -107,17 +105,26 @@ def prepare(election: Election) -> Prepared:
     bits: dict[str, dict[Fraction, list[int]]] = {pid: {} for pid in election.projects}
     rules = election.rules
     projects = election.projects
+    # identical ballots are one shared object (read_election): handle each object once
+    holders: dict[int, list[int]] = {}
+    objects: dict[int, Ballot] = {}
     for index, ballot in enumerate(election.ballots):
-        if not ballot.projects:
-            continue
-        if cost_utilities:
+        if ballot.projects:
+            key = id(ballot)
+            if key in holders:
+                holders[key].append(index)
+            else:
+                holders[key] = [index]
+                objects[key] = ballot
+    for key, indices in holders.items():
+        ballot = objects[key]
+        if cost_utilities:  # the utility is the cost
             for pid in ballot.projects:
-                u = projects[pid].cost
-                bits[pid].setdefault(u, []).append(index)
+                bits[pid].setdefault(projects[pid].cost, []).extend(indices)
         else:
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
                 if u > 0:
-                    bits[pid].setdefault(u, []).append(index)
+                    bits[pid].setdefault(u, []).extend(indices)
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}
@@ -158,23 +165,6 @@ def _bitset(indices: list[int], n: int) -> int:
 
 
 @dataclass
-class Affine:
-    """``a + g * b`` as a function of the per-voter budget ``b``, with its value at the run's b."""
-
-    a: Any
-    g: Any
-    v: Any
-
-
-def _first_drop(da: Any, dg: Any, b: Any) -> Any:
-    """Smallest ``t >= b`` where ``da + dg * t`` (>= 0 at b) reaches 0 going down, else inf."""
-    if dg >= 0:
-        return INF
-    t = -da / dg
-    return t if t > b else b
-
-
-@dataclass
 class Payment:
     utility: Fraction
     voters: int
@@ -198,33 +188,26 @@ class RunResult:
     rounds: list[Round]
     rho: dict[str, Fraction]  # last price seen per project (selection price for winners)
     shortfall: dict[str, Fraction]  # unfunded candidates: cost - supporters' money at the end
-    threshold: float | Fraction | None = INF  # None: not tracked
     evaluations: int = 0
     ties: list[str] = field(default_factory=list)
+    #: (winner, exact price) per round, in the accelerated rational type
+    path: list[tuple[str, Any]] = field(default_factory=list)
+    #: with ``certify``: whether every budget between the two runs makes the same decisions
+    certified: bool = False
 
 
 class _Class:
-    """Voters with the same remaining money ``a + g * b`` (value ``v`` at this run's b)."""
+    """Voters with the same remaining money ``v``."""
 
-    __slots__ = ("a", "g", "v", "mask")
+    __slots__ = ("v", "mask")
 
-    def __init__(self, a: Any, g: Any, v: Any, mask: int) -> None:
-        self.a = a
-        self.g = g
+    def __init__(self, v: Any, mask: int) -> None:
         self.v = v
         self.mask = mask
 
 
 _money = operator.attrgetter("v")
-
-
-def _by_price(classes: list[_Class], u: Any, mask: int) -> Iterator[tuple[Any, int, Any, int]]:
-    """The classes (sorted by money) as (money / u, index, u, mask), lazily."""
-    for index, cls in enumerate(classes):
-        yield cls.v / u, index, u, mask
-
-
-_Payer = tuple[_Class, Any, int, bool]  # class, utility, number of voters, pays all
+_first = operator.itemgetter(0)
 
 
 def run(
@@ -233,37 +216,36 @@ def run(
     tie_key: Callable[[str], TieKey],
     tie_break: str,
     *,
-    track: bool = False,
+    certify: list[tuple[str, Any]] | None = None,
 ) -> RunResult:
-    """One run of MES with per-voter budget ``b``.
+    """One run of MES with per-voter budget ``b``, in exact arithmetic (gmpy2's rationals when
+    installed, else Fraction); results are Fractions.
 
-    With ``track``, also the smallest budget ``>= b`` at which any decision of this run could
-    change (``threshold``; ``inf`` if none can). Arithmetic is exact throughout (gmpy2's
-    rationals when installed, else Fraction); results are Fractions.
-    """
+    With ``certify`` (the ``path`` of a run at a lower budget), also whether this run certifies
+    that every budget in between makes the same decisions (see ``_add_one_bracketed``)."""
     cost = prep.qcost
     groups = prep.qgroups
     union = prep.union
     zero = Q(0)
-    bq = Q(b)
-    classes: list[_Class] = [_Class(zero, Q(1), bq, prep.all_voters)]
-    alive = prep.all_voters  # voters with money left (untracked runs)
-    threshold: Any = INF
+    classes: list[_Class] = [_Class(Q(b), prep.all_voters)]  # sorted by money
+    alive = prep.all_voters  # voters with money left
     selected: list[str] = list(sorted(prep.free, key=tie_key))
     rounds: list[Round] = []
     ties: list[str] = []
     remaining = set(prep.candidates)
-    zero_bound = Affine(zero, zero, zero)  # every project is evaluated in round 1
-    lower: dict[str, Affine] = dict.fromkeys(remaining, zero_bound)
+    lower: dict[str, Any] = dict.fromkeys(remaining, zero)  # prices only rise during a run
     dirty = set(remaining)
     last_rho: dict[str, Any] = {}
     shortfall: dict[str, Any] = {}
     evaluations = 0
-    cache: dict[str, tuple[Affine, list[_Payer]]] = {}
+    cache: dict[str, Any] = {}
+    path: list[tuple[str, Any]] = []
+    certified = certify is not None
 
-    def evaluate_walk(pid: str) -> tuple[Affine, list[_Payer]] | None:
-        """Untracked price: walk the classes from the poorest up to the first supporter who
-        can pay the price; the richer ones only count (one popcount per utility value)."""
+    def evaluate(pid: str) -> Any:
+        """The price of ``pid`` now, or None if its supporters cannot afford it: walk the
+        supporters from the poorest (by money per utility) up to the first who can pay the
+        price; the richer ones only count (one popcount per utility value)."""
         nonlocal evaluations
         evaluations += 1
         c = cost[pid]
@@ -274,190 +256,108 @@ def run(
         paid_v = zero
         if len(entries) == 1:
             u, mask = entries[0]
-            for cls in classes:  # sorted by money, poorest first
+            for cls in classes:  # sorted by money
                 k = (cls.mask & mask).bit_count()
                 if not k:
                     continue
                 factor = (c - paid_v) / left_u
                 if factor * u <= cls.v:
-                    return Affine(zero, zero, factor), []
+                    return factor
                 paid_v += k * cls.v
                 left_u -= k * u
         else:
-            # classes are sorted by money, so each utility's stream is sorted by money/u:
-            # merge them lazily, computing only the prefix that is walked
-            stream = heapq.merge(
-                *(_by_price(classes, u, mask) for u, mask in entries),
-                key=lambda item: item[0],
-            )
-            for _, index, u, mask in stream:
-                cls = classes[index]
-                k = (cls.mask & mask).bit_count()
-                if not k:
-                    continue
+            items = []
+            supporters = union[pid]
+            for cls in classes:
+                inter = cls.mask & supporters
+                if inter:
+                    for u, mask in entries:
+                        k = (inter & mask).bit_count()
+                        if k:
+                            items.append((cls.v / u, cls.v, k, u))
+            items.sort(key=_first)
+            for _, v, k, u in items:
                 factor = (c - paid_v) / left_u
-                if factor * u <= cls.v:
-                    return Affine(zero, zero, factor), []
-                paid_v += k * cls.v
+                if factor * u <= v:
+                    return factor
+                paid_v += k * v
                 left_u -= k * u
         shortfall[pid] = c - paid_v
         return None
 
-    def evaluate(pid: str) -> tuple[Affine, list[_Payer]] | None:
-        """Price of ``pid`` now (affine in b) with its payers, or None if unaffordable."""
-        nonlocal threshold, evaluations
-        evaluations += 1
-        c = cost[pid]
-        items: list[tuple[Any, _Class, Any, int]] = []
-        money_v = zero
-        total_u = zero
-        for u, mask in groups[pid]:
-            count = 0
-            for cls in classes:
-                k = (cls.mask & mask).bit_count()
-                if k:
-                    items.append((cls.v / u, cls, u, k))
-                    money_v += k * cls.v
-                    count += k
-            total_u += count * u
-        if money_v < c:
-            if track:
-                money_a = sum((k * cls.a for _, cls, _, k in items), zero)
-                money_g = sum((k * cls.g for _, cls, _, k in items), zero)
-                threshold = min(threshold, _first_drop(c - money_a, -money_g, bq))
-            shortfall[pid] = c - money_v
-            return None
-        if track:
-            money_a = sum((k * cls.a for _, cls, _, k in items), zero)
-            money_g = sum((k * cls.g for _, cls, _, k in items), zero)
-            threshold = min(threshold, _first_drop(money_a - c, money_g, bq))
-        items.sort(key=lambda item: item[0])
-        paid_v = zero
-        left_u = total_u
-        split = len(items)
-        rho_v = zero
-        for index, (_, cls, u, k) in enumerate(items):
-            factor = (c - paid_v) / left_u
-            if factor * u <= cls.v:
-                split = index
-                rho_v = factor
-                break
-            paid_v += k * cls.v
-            left_u -= k * u
-        else:  # pragma: no cover - money_v >= c guarantees a rich supporter
-            raise AssertionError("equal shares: no supporter can pay")
-        if track:
-            paid_a = sum((k * cls.a for _, cls, _, k in items[:split]), zero)
-            paid_g = sum((k * cls.g for _, cls, _, k in items[:split]), zero)
-            rho = Affine((c - paid_a) / left_u, -paid_g / left_u, rho_v)
-            for index, (_, cls, u, _k) in enumerate(items):
-                # poor: rho*u - money > 0 must hold; rich: money - rho*u >= 0 must hold
-                da = rho.a * u - cls.a
-                dg = rho.g * u - cls.g
-                if index >= split:
-                    da, dg = -da, -dg
-                threshold = min(threshold, _first_drop(da, dg, bq))
-        else:
-            rho = Affine(zero, zero, rho_v)
-        payers = [(cls, u, k, index < split) for index, (_, cls, u, k) in enumerate(items)]
-        return rho, payers
-
     while remaining:
-        order = sorted(remaining, key=lambda p: (lower[p].v, tie_key(p)))
-        best: Affine | None = None
+        order = sorted(remaining, key=lambda p: (lower[p], tie_key(p)))
+        best: Any = None
         tied: list[str] = []
-        evaluated: dict[str, Affine] = {}
-        skipped: list[str] = []
+        evaluated: dict[str, Any] = {}
+        target: Any = None
+        if certified and certify is not None and len(rounds) < len(certify):
+            target = certify[len(rounds)][1]
         for pid in order:
-            if best is not None and lower[pid].v > best.v:
-                skipped.append(pid)
+            if best is not None and lower[pid] > best and (target is None or lower[pid] > target):
                 continue
             if pid in dirty:
-                walk = not track and len(groups[pid]) == 1
-                result = evaluate_walk(pid) if walk else evaluate(pid)
+                result = evaluate(pid)
                 dirty.discard(pid)
                 if result is None:
                     remaining.discard(pid)
                     cache.pop(pid, None)
                     continue
                 cache[pid] = result
-                lower[pid] = result[0]
-            rho = cache[pid][0]
+                lower[pid] = result
+            rho = cache[pid]
             evaluated[pid] = rho
-            last_rho[pid] = rho.v
-            if best is None or rho.v < best.v:
+            last_rho[pid] = rho
+            if best is None or rho < best:
                 best = rho
                 tied = [pid]
-            elif rho.v == best.v:
+            elif rho == best:
                 tied.append(pid)
         if best is None:
             break
         winner = min(tied, key=tie_key)
         if len(tied) > 1:
             ties.append(describe_tie(tied, winner, tie_break))
-        if track:
-            w = evaluated[winner]
-            for pid, rho in evaluated.items():
-                if pid != winner:
-                    threshold = min(threshold, _first_drop(rho.a - w.a, rho.g - w.g, bq))
-            for pid in skipped:
-                lb = lower[pid]
-                threshold = min(threshold, _first_drop(lb.a - w.a, lb.g - w.g, bq))
-        rho, payers = cache.pop(winner)
+        if certified and certify is not None:  # (a round the lower run did not have fails)
+            certified = target is not None and _beats_all(
+                winner, certify[len(rounds)][0], target, evaluated, tie_key
+            )
+        rho = cache.pop(winner)
         touched = union[winner]
         entries = groups[winner]
-        moves: list[tuple[_Class, Any, int, bool, int]] = []  # class, u, count, pays all, voters
-        if track:
-            for cls, u, k, poor in payers:
-                moves.append((cls, u, k, poor, cls.mask & _group_mask(entries, u)))
-        else:
-            for cls in classes:
-                inter = cls.mask & touched
-                if not inter:
-                    continue
-                for u, mask in entries:
-                    part = inter & mask if len(entries) > 1 else inter
-                    k = part.bit_count()
-                    if k:
-                        moves.append((cls, u, k, cls.v < rho.v * u, part))
-        remaining.discard(winner)
-        selected.append(winner)
-        payments: list[Payment] = []
         # every payer (class, utility) moves to a new class; the rest of the class stays
-        by_affine: dict[tuple[Any, Any], _Class] = {}
+        by_money: dict[Any, _Class] = {}
         fresh: list[_Class] = []
         paid: dict[tuple[Any, Any, bool], int] = {}
         dropped = 0
-        changed: dict[int, _Class] = {}
-        for cls, u, k, poor, part in moves:
-            changed[id(cls)] = cls
-            if poor:
-                paid[(u, cls.v, True)] = paid.get((u, cls.v, True), 0) + k
-                dropped |= part
+        for cls in classes:
+            inter = cls.mask & touched
+            if not inter:
                 continue
-            pay = rho.v * u
-            paid[(u, pay, False)] = paid.get((u, pay, False), 0) + k
-            nv = cls.v - pay
-            if track:
-                na = cls.a - rho.a * u
-                ng = cls.g - rho.g * u
-                if na == 0 and ng == 0:
-                    dropped |= part
-                    continue  # voters left with nothing drop out of the classes
-                key = (na, ng)
-            else:
-                if nv == 0:
+            cls.mask &= ~touched
+            for u, mask in entries:
+                part = inter & mask if len(entries) > 1 else inter
+                if not part:
+                    continue
+                k = part.bit_count()
+                pay = rho * u
+                if cls.v < pay:  # pays all it has left
+                    paid[(u, cls.v, True)] = paid.get((u, cls.v, True), 0) + k
                     dropped |= part
                     continue
-                na = ng = zero
-                key = (nv, zero)
-            same = by_affine.get(key)
-            if same is None:
-                same = _Class(na, ng, nv, part)
-                by_affine[key] = same
-                fresh.append(same)
-            else:
-                same.mask |= part
+                paid[(u, pay, False)] = paid.get((u, pay, False), 0) + k
+                nv = cls.v - pay
+                if nv == 0:
+                    dropped |= part  # voters left with nothing drop out of the classes
+                    continue
+                same = by_money.get(nv)
+                if same is None:
+                    same = _Class(nv, part)
+                    by_money[nv] = same
+                    fresh.append(same)
+                else:
+                    same.mask |= part
+        payments: list[Payment] = []
         if len(paid) > 8:  # many poor supporters with different leftovers: summarise them
             rich = {key: k for key, k in paid.items() if not key[2]}
             poor_by_u: dict[Any, list[Any]] = {}
@@ -471,16 +371,13 @@ def run(
                 payments.append(Payment(_frac(u), k, _frac(total / k), True, average=True))
         for (u, amount, poor), k in paid.items():
             payments.append(Payment(_frac(u), k, _frac(amount), poor))
-        for cls in changed.values():
-            cls.mask &= ~touched
-        kept = [cls for cls in classes if cls.mask]
-        if track:
-            classes = kept + fresh
-        else:
-            classes = kept + fresh
-            classes.sort(key=_money)  # two sorted runs: a linear merge
-            alive &= ~dropped
-        rounds.append(Round(winner, _frac(rho.v), payments, tied))
+        classes = [cls for cls in classes if cls.mask] + fresh
+        classes.sort(key=_money)  # two sorted runs: a linear merge
+        alive &= ~dropped
+        remaining.discard(winner)
+        selected.append(winner)
+        rounds.append(Round(winner, _frac(rho), payments, tied))
+        path.append((winner, rho))
         for pid in remaining:
             if pid not in dirty and union[pid] & touched:
                 dirty.add(pid)
@@ -492,17 +389,33 @@ def run(
         shortfall={
             pid: _frac(shortfall.get(pid, zero)) for pid in prep.candidates if pid not in selected
         },
-        threshold=(threshold if threshold == INF else _frac(threshold)) if track else None,
         evaluations=evaluations,
         ties=ties,
+        path=path,
+        certified=certified and certify is not None and len(certify) == len(rounds),
     )
 
 
-def _group_mask(entries: list[tuple[Any, int]], u: Any) -> int:
-    for value, mask in entries:
-        if value == u:
-            return mask
-    return 0
+def _beats_all(
+    winner: str,
+    expected: str,
+    target: Any,
+    evaluated: dict[str, Any],
+    tie_key: Callable[[str], TieKey],
+) -> bool:
+    """The certificate of one round (see ``_add_one_bracketed``): this run (at the higher
+    budget) picks the same winner as the lower run, and every other project's price here is
+    above the winner's price there (or equal to it and behind the winner in the tie-break
+    order). Projects not evaluated in this round have a lower bound above ``target``."""
+    if winner != expected:
+        return False
+    key = tie_key(winner)
+    for pid, rho in evaluated.items():
+        if pid == winner:
+            continue
+        if rho < target or (rho == target and tie_key(pid) < key):
+            return False
+    return True
 
 
 def total_cost(prep: Prepared, selected: list[str]) -> Fraction:
@@ -531,15 +444,19 @@ def add_one(
     equalshares.net does).
 
     With ``fast``, budgets of the schedule on which the outcome provably cannot change are
-    skipped (see the module docstring); ``fast=False`` runs every step (the reference)."""
+    skipped (``_add_one_bracketed``); ``fast=False`` runs every step (the reference)."""
     n = prep.n
     b0 = budget / n
     base = b0.numerator // b0.denominator
     everything = len(prep.candidates) + len(prep.free)
-    first = run(prep, b0, tie_key, tie_break, track=fast)
-    runs = 1
     if sum(prep.cost.values(), ZERO) <= budget:
-        return Add1Result(first, 0, runs, "everything fits: plain equal shares")
+        return Add1Result(
+            run(prep, b0, tie_key, tie_break), 0, 1, "everything fits: plain equal shares"
+        )
+    if fast:
+        return _add_one_bracketed(prep, budget, b0, tie_key, tie_break)
+    first = run(prep, b0, tie_key, tie_break)
+    runs = 1
     if total_cost(prep, first.selected) > budget:  # pragma: no cover - MES is always feasible
         raise AssertionError("equal shares exceeded the budget")
     last = first
@@ -547,42 +464,112 @@ def add_one(
     k = 1
     if len(first.selected) == everything:
         return Add1Result(first, 0, runs, "every supported project is funded")
-    # Tracking costs about as much as it saves when the outcome changes at almost every
-    # step; after a tracked run that skips nothing, the next runs go untracked for a while.
-    misses = 0
-    wait = 0
     while True:
-        t = last.threshold
-        if t is not None:
-            if t == INF:
-                return Add1Result(last, last_k, runs, "the outcome cannot change any more")
-            need = math.ceil(Fraction(t) - base)  # first schedule point >= t
-            if need > k:
-                misses = 0
-                k = need
-            else:
-                misses += 1
-                wait = min(2**misses, 64)
-        track = fast and wait == 0
-        if wait:
-            wait -= 1
-        current = run(prep, Fraction(base + k), tie_key, tie_break, track=track)
+        current = run(prep, Fraction(base + k), tie_key, tie_break)
         runs += 1
         if total_cost(prep, current.selected) > budget:
-            stop = f"per-voter budget {base + k} goes over"
-            if k - 1 > last_k:
-                # the outcome is unchanged up to the schedule point before; recount there so
-                # that payments and explanations are those of the last budget of the schedule
-                final = run(prep, Fraction(base + k - 1), tie_key, tie_break)
-                runs += 1
-                if final.selected != last.selected:  # pragma: no cover - guarded invariant
-                    raise AssertionError("add-one skip-ahead changed the outcome")
-                last, last_k = final, k - 1
-            return Add1Result(last, last_k, runs, stop)
+            return Add1Result(last, last_k, runs, f"per-voter budget {base + k} goes over")
         last, last_k = current, k
         k += 1
         if len(current.selected) == everything:
             return Add1Result(last, last_k, runs, "every supported project is funded")
+
+
+def _add_one_bracketed(
+    prep: Prepared,
+    budget: Fraction,
+    b0: Fraction,
+    tie_key: Callable[[str], TieKey],
+    tie_break: str,
+) -> Add1Result:
+    """Add-one without running every budget of the schedule.
+
+    For a fixed sequence of decisions, every voter's money after each round is non-decreasing
+    in the per-voter budget ``b`` and every project's price is non-increasing (by induction
+    over the rounds: a higher budget leaves each supporter at least as much money, so a price
+    -- the least ``rho`` with ``sum min(money, rho * u) >= cost`` -- can only fall, and what a
+    supporter keeps, ``max(0, money - rho * u)``, can only grow). So if the runs at ``b1 < b2``
+    pick the same winner in every round, and in every round each other project's price at
+    ``b2`` is above the winner's price at ``b1`` (or equal and behind it in the tie-break
+    order), then at every ``b`` in between, each round picks that same winner too (its price
+    is at most its price at ``b1``, the others' at least theirs at ``b2``), the projects out
+    of money at ``b2`` are out of money at ``b``, and the outcome is the same. ``run`` checks
+    this certificate at ``b2`` (``certify``) exactly. The schedule is then searched by
+    galloping: a certified probe skips everything up to it and the next probe is twice as
+    far (the first one 64 steps far); a failed one is given up at its first failed round and
+    retried a quarter as far, never again as far as a failed one (bisecting below it), down to
+    the very next budget, which is run in full whether it certifies or not.
+    """
+    from app.tally.rules.mes_filtered import Probe, floats_of, run_filtered
+
+    everything = len(prep.candidates) + len(prep.free)
+    base = b0.numerator // b0.denominator
+    floats = floats_of(prep)  # None if money is out of floats' safe range: exact runs then
+    last: RunResult | Probe
+    if floats is None:
+        last = run(prep, b0, tie_key, tie_break)
+    else:
+        last = run_filtered(prep, floats, b0, tie_key)
+    last_k = 0
+    runs = 1
+    step = 64  # a first long jump: where the outcome is stable for long, it pays at once
+
+    def done(stopped_by: str) -> Add1Result:
+        nonlocal runs
+        if isinstance(last, RunResult):
+            return Add1Result(last, last_k, runs, stopped_by)
+        final = run(prep, last.b, tie_key, tie_break)  # payments and explanations
+        runs += 1
+        if final.selected != last.selected:  # pragma: no cover - guarded invariant
+            raise AssertionError("filtered equal shares disagrees with the exact run")
+        return Add1Result(final, last_k, runs, stopped_by)
+
+    if total_cost(prep, last.selected) > budget:  # pragma: no cover - MES is always feasible
+        raise AssertionError("equal shares exceeded the budget")
+    if len(last.selected) == everything:
+        return done("every supported project is funded")
+
+    def probe_at(k: int, give_up: bool) -> RunResult | Probe:
+        b = Fraction(base + k)
+        if floats is None:
+            return run(prep, b, tie_key, tie_break, certify=last.path)
+        return run_filtered(prep, floats, b, tie_key, certify=last.path, give_up=give_up)
+
+    failed: int | None = None  # a probe beyond the current outcome that failed to certify
+    # Below the smallest budget at which the supporters of some project together hold its
+    # cost, nothing is affordable: while nothing is bought, the search can jump right there.
+    waking = min(prep.cost[pid] / prep.union[pid].bit_count() for pid in prep.candidates)
+    wake_k = math.ceil(waking) - base - 1  # the last schedule point below it
+    while True:
+        if not last.path and wake_k > last_k + 1:
+            probe = probe_at(wake_k, False)
+            runs += 1
+            if probe.certified:  # (nothing affordable there either, as computed)
+                last, last_k, step, failed = probe, wake_k, 1, None
+                continue
+            wake_k = 0  # pragma: no cover - (never again)
+        k = last_k + step
+        if failed is not None and k >= failed:
+            k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
+        near = k == last_k + 1
+        probe = probe_at(k, not near)
+        runs += 1
+        if probe.certified:
+            step = 2 * (k - last_k)
+            last, last_k = probe, k
+            if failed is not None and failed <= k:  # pragma: no cover - bisection stays below
+                failed = None
+            continue
+        if not near:
+            failed = k
+            step = max(1, (k - last_k) // 4)
+            continue
+        if total_cost(prep, probe.selected) > budget:
+            return done(f"per-voter budget {base + k} goes over")
+        last, last_k = probe, k  # a new outcome (or an uncertified step): start over small
+        step, failed = 1, None
+        if len(probe.selected) == everything:
+            return done("every supported project is funded")
 
 
 def explain(
