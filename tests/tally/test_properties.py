@@ -259,3 +259,35 @@ def test_add_one_beyond_floats_range_is_still_exact(e: Election, huge: bool) -> 
     if fast.stopped_by.endswith("goes over"):
         after = mes.run(prep, b + 1 if b.denominator == 1 else math.floor(b) + 1, key, "pabutools")
         assert mes.total_cost(prep, after.selected) > e.budget
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative"), elections("ordinal"), elections("choose-1")),
+    st.lists(st.fractions(min_value=0, max_value=5, max_denominator=7), min_size=1, max_size=6),
+    st.booleans(),
+)
+def test_project_scores_are_the_exact_sums_of_ballot_points(
+    e: Election, scale: list[Fraction], fractional: bool
+) -> None:
+    """The integer fast paths of ``project_scores`` equal summing every ballot's points."""
+    from dataclasses import replace
+
+    from app.tally.model import ballot_points
+    from app.tally.rules.common import project_scores
+
+    if fractional:  # fractional points and rank scales take the general path
+        if e.rules.kind == "ordinal":
+            e = replace(e, rules=replace(e.rules, rank_points=tuple(scale)))
+        elif e.rules.kind == "cumulative":
+            ballots = tuple(
+                Ballot(b.projects, tuple(p / 3 for p in b.points or ())) for b in e.ballots
+            )
+            e = replace(e, ballots=ballots)
+    naive = dict.fromkeys(e.projects, Fraction(0))
+    supporters = dict.fromkeys(e.projects, 0)
+    for ballot in e.ballots:
+        for pid, points in zip(ballot.projects, ballot_points(e.rules, ballot), strict=True):
+            naive[pid] += points
+            supporters[pid] += 1
+    assert project_scores(e) == (naive, supporters)
