@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
@@ -18,6 +19,7 @@ from app.core.i18n import LANG_COOKIE, LOCALES
 from app.core.security import (
     SESSION_COOKIE,
     OptionalUser,
+    User,
     clear_session_cookie,
     csrf_token,
     set_session_cookie,
@@ -42,6 +44,23 @@ def _user_agent(request: Request) -> str:
 
 def _device(request: Request) -> str | None:
     return request.cookies.get(service.DEVICE_COOKIE)
+
+
+def _log_in(
+    request: Request, session: Session, settings: Settings, email: str, password: str
+) -> tuple[User, str]:
+    """``service.log_in_limited`` with what the request tells about the client."""
+    return service.log_in_limited(
+        session,
+        email=email,
+        password=password,
+        settings=settings,
+        client=_client(request),
+        now=int(time.time()),
+        user_agent=_user_agent(request),
+        previous_token=request.cookies.get(SESSION_COOKIE),
+        device=_device(request),
+    )
 
 
 def _remember_device(request: Request, response: Response, email: str, settings: Settings) -> None:
@@ -80,17 +99,7 @@ def login_submit(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        _user, token = service.log_in_limited(
-            session,
-            email=email,
-            password=password,
-            settings=settings,
-            client=_client(request),
-            now=int(time.time()),
-            user_agent=_user_agent(request),
-            previous_token=request.cookies.get(SESSION_COOKIE),
-            device=_device(request),
-        )
+        _user, token = _log_in(request, session, settings, email, password)
     except DomainError as exc:
         # Returned, not raised: the failed attempt's count commits (nothing else was written).
         return render(
@@ -208,17 +217,7 @@ def api_login(
     request: Request, body: LogIn, session: SessionDep, settings: SettingsDep
 ) -> Response:
     try:
-        user, token = service.log_in_limited(
-            session,
-            email=body.email,
-            password=body.password,
-            settings=settings,
-            client=_client(request),
-            now=int(time.time()),
-            user_agent=_user_agent(request),
-            previous_token=request.cookies.get(SESSION_COOKIE),
-            device=_device(request),
-        )
+        user, token = _log_in(request, session, settings, body.email, body.password)
     except DomainError as exc:
         return problem_for(exc)  # returned, not raised: the failed attempt's count commits
     # The token of the session this response opens (the request's cookie is the old one).
