@@ -51,12 +51,7 @@ def explanation_facts(
         # The comparison step's verdict goes with every project's facts; the outcome it kept
         # (equal shares, or plain greedy) explains the project itself.
         comparison = outcome.details["comparison"]
-        taken = (
-            "greedy"
-            if list(outcome.selected) == list(comparison["greedy"])
-            and (comparison["prefers_greedy"] > comparison["prefers_equal_shares"])
-            else "equalshares"
-        )
+        taken = str(comparison["taken"])  # the engine's verdict: "greedy" or "equalshares"
         if taken == "greedy":
             order = [str(p) for p in comparison["order"]]
             facts = _greedy_facts(election, order, selected, votes, minor, "greedy")

@@ -139,12 +139,13 @@ def _comparison_step(election: Election, outcome: Outcome, key: Callable[[str], 
         "prefers_greedy": prefers_greedy,
         "greedy": greedy,
         "order": order,
+        "taken": "greedy" if prefers_greedy > prefers_mes else "equalshares",
     }
     verdict = (
         f"{prefers_mes:,} voters prefer the equal-shares outcome and {prefers_greedy:,} the "
         "greedy one"
     )
-    if prefers_greedy <= prefers_mes:
+    if details["comparison"]["taken"] == "equalshares":
         explanations = {
             p: f"{text} Comparison step: {verdict}, so equal shares stands."
             for p, text in outcome.explanations.items()
