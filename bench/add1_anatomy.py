@@ -25,7 +25,7 @@ from pathlib import Path
 
 from app.tally.pb import read_election
 from app.tally.rules import mes
-from app.tally.rules.mes_filtered import floats_of, run_filtered
+from app.tally.rules.mes_np import arrays_of, run_np
 from app.tally.tiebreak import tie_key_function
 
 PABULIB = Path(__file__).resolve().parent.parent.parent / "shared" / "pabulib"
@@ -35,9 +35,9 @@ def anatomy(path: Path) -> str:
     election, _ = read_election(path)
     prep = mes.prepare(election)
     key = tie_key_function(election, "pabutools", b"")
-    floats = floats_of(prep)
-    if prep.n == 0 or floats is None:
-        return f"{path.name}: no voters, or money outside floats' range"
+    arrays = arrays_of(prep)
+    if prep.n == 0 or arrays is None:
+        return f"{path.name}: no voters, or utilities the arrays cannot hold"
     started = time.perf_counter()
     result = mes.add_one(prep, election.budget, key, "pabutools")
     seconds = time.perf_counter() - started
@@ -50,7 +50,7 @@ def anatomy(path: Path) -> str:
     while True:
         b = b0 if k == 0 else Fraction(base + k)
         started = time.perf_counter()
-        probe = run_filtered(prep, floats, b, key)
+        probe = run_np(prep, arrays, b, key, "pabutools", explain=False)
         spent += time.perf_counter() - started
         if mes.total_cost(prep, probe.selected) > election.budget:
             break

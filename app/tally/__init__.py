@@ -1,4 +1,4 @@
-"""Tally: the pure counting engine (standard library only).
+"""Tally: the pure counting engine (standard library, and numpy for equal shares).
 
 Ballots in, outcome and explanation out: no web, no database. See docs/tally.md.
 """

@@ -7,7 +7,9 @@ Utilities are costs for approval and choose-1 ballots (so supporters pay equal s
 points for cumulative and scoring ballots. A project whose supporters together hold less
 money than its cost is out for good. Free projects with a supporter are funded first.
 
-How it is fast (the decisions stay exact):
+This module is the reference run (``run``, in ``Fraction``s) and the add-one search; the runs
+themselves are made on numpy arrays by ``mes_np`` whenever the election fits them (whole units
+of utility, money within floats' safe range), with the same result. Here:
 
 * voters are bits of Python integers; the supporters of a project are one bitset per utility
   value, and voters whose remaining money is equal form one *class* (a bitset). Counting the
@@ -18,17 +20,13 @@ How it is fast (the decisions stay exact):
   the first supporter who can pay;
 * add-one does not run every budget of the schedule: two runs at budgets ``b1 < b2`` that
   pass a certificate (``_add_one_bracketed``) prove that every budget in between gives the
-  same outcome, and the schedule is searched by galloping over such certificates;
-* the runs of that search (``mes_filtered``) compute prices in floating point with a proven
-  error bound and fall back to exact rationals only for decisions within the bound.
+  same outcome, and the schedule is searched by galloping over such certificates.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import operator
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -41,42 +39,12 @@ from app.tally.tiebreak import TieKey, describe_tie
 ZERO = Fraction(0)
 
 
-def _load_mpq() -> Callable[..., Any] | None:
-    """gmpy2's exact rationals (~10x faster than Fraction), if installed and not disabled."""
-    if os.environ.get("PLAZA_TALLY_PURE"):
-        return None
-    try:
-        module = importlib.import_module("gmpy2")
-    except ImportError:  # pragma: no cover - the standard library gives the same results
-        return None
-    mpq: Callable[..., Any] = module.mpq
-    return mpq
-
-
-_UNSET: Any = object()
-_MPQ: Any = _UNSET  # loaded on first use, so that `plaza tally` with greedy never imports it
-
-
-def accelerator() -> str:
-    """Which exact rationals equal shares uses: "gmpy2" or "none" (Fraction)."""
-    global _MPQ
-    if _MPQ is _UNSET:
-        _MPQ = _load_mpq()
-    return "gmpy2" if _MPQ is not None else "none"
-
-
-def Q(x: Fraction | int) -> Any:  # noqa: N802 - the exact rational type used in runs
-    if _MPQ is _UNSET:
-        accelerator()
-    if _MPQ is None:
-        return Fraction(x)
-    if isinstance(x, Fraction):
-        return _MPQ(x.numerator, x.denominator)
-    return _MPQ(x)
+def Q(x: Fraction | int) -> Fraction:  # noqa: N802 - the exact rational type used in runs
+    return x if isinstance(x, Fraction) else Fraction(x)
 
 
 def _frac(x: Any) -> Fraction:
-    """An exact Fraction from a Fraction or a gmpy2 rational."""
+    """An exact Fraction (runs count in Fractions; kept for the types of older callers)."""
     if isinstance(x, Fraction):
         return x
     return Fraction(int(x.numerator), int(x.denominator))
@@ -218,8 +186,8 @@ def run(
     *,
     certify: list[tuple[str, Any]] | None = None,
 ) -> RunResult:
-    """One run of MES with per-voter budget ``b``, in exact arithmetic (gmpy2's rationals when
-    installed, else Fraction); results are Fractions.
+    """One run of MES with per-voter budget ``b``, in exact arithmetic (``Fraction``s): the
+    reference that ``mes_np.run_np`` equals, and the run for elections the arrays cannot hold.
 
     With ``certify`` (the ``path`` of a run at a lower budget), also whether this run certifies
     that every budget in between makes the same decisions (see ``_add_one_bracketed``)."""
@@ -371,6 +339,7 @@ def run(
                 payments.append(Payment(_frac(u), k, _frac(total / k), True, average=True))
         for (u, amount, poor), k in paid.items():
             payments.append(Payment(_frac(u), k, _frac(amount), poor))
+        payments.sort(key=_payment_order)
         classes = [cls for cls in classes if cls.mask] + fresh
         classes.sort(key=_money)  # two sorted runs: a linear merge
         alive &= ~dropped
@@ -394,6 +363,11 @@ def run(
         path=path,
         certified=certified and certify is not None and len(certify) == len(rounds),
     )
+
+
+def _payment_order(pay: Payment) -> tuple[bool, Fraction, Fraction]:
+    """Shares first, by utility; then those who paid all they had, by utility and amount."""
+    return pay.all_they_had, pay.utility, pay.paid_each
 
 
 def _beats_all(
@@ -450,8 +424,10 @@ def add_one(
     base = b0.numerator // b0.denominator
     everything = len(prep.candidates) + len(prep.free)
     if sum(prep.cost.values(), ZERO) <= budget:
+        from app.tally.rules import mes_np
+
         return Add1Result(
-            run(prep, b0, tie_key, tie_break), 0, 1, "everything fits: plain equal shares"
+            mes_np.run(prep, b0, tie_key, tie_break), 0, 1, "everything fits: plain equal shares"
         )
     if fast:
         return _add_one_bracketed(prep, budget, b0, tie_key, tie_break)
@@ -500,28 +476,31 @@ def _add_one_bracketed(
     retried a quarter as far, never again as far as a failed one (bisecting below it), down to
     the very next budget, which is run in full whether it certifies or not.
     """
-    from app.tally.rules.mes_filtered import Probe, floats_of, run_filtered
+    from app.tally.rules.mes_np import HUGE, TINY, arrays_of, run_np
 
     everything = len(prep.candidates) + len(prep.free)
     base = b0.numerator // b0.denominator
-    floats = floats_of(prep)  # None if money is out of floats' safe range: exact runs then
-    last: RunResult | Probe
-    if floats is None:
-        last = run(prep, b0, tie_key, tie_break)
-    else:
-        last = run_filtered(prep, floats, b0, tie_key)
+    arrays = arrays_of(prep)  # None: utilities not whole units, or money beyond floats
+    if arrays is not None and not TINY < b0 < HUGE:
+        arrays = None
+
+    def exact_run(b: Fraction, **options: Any) -> RunResult:
+        if arrays is None:
+            options.pop("give_up", None)
+            return run(prep, b, tie_key, tie_break, **options)
+        return run_np(prep, arrays, b, tie_key, tie_break, explain=False, **options)
+
+    last = exact_run(b0)
     last_k = 0
     runs = 1
     step = 64  # a first long jump: where the outcome is stable for long, it pays at once
 
     def done(stopped_by: str) -> Add1Result:
         nonlocal runs
-        if isinstance(last, RunResult):
+        if arrays is None:
             return Add1Result(last, last_k, runs, stopped_by)
-        final = run(prep, last.b, tie_key, tie_break)  # payments and explanations
+        final = run_np(prep, arrays, last.b, tie_key, tie_break)  # with the payments
         runs += 1
-        if final.selected != last.selected:  # pragma: no cover - guarded invariant
-            raise AssertionError("filtered equal shares disagrees with the exact run")
         return Add1Result(final, last_k, runs, stopped_by)
 
     if total_cost(prep, last.selected) > budget:  # pragma: no cover - MES is always feasible
@@ -529,11 +508,8 @@ def _add_one_bracketed(
     if len(last.selected) == everything:
         return done("every supported project is funded")
 
-    def probe_at(k: int, give_up: bool) -> RunResult | Probe:
-        b = Fraction(base + k)
-        if floats is None:
-            return run(prep, b, tie_key, tie_break, certify=last.path)
-        return run_filtered(prep, floats, b, tie_key, certify=last.path, give_up=give_up)
+    def probe_at(k: int, give_up: bool) -> RunResult:
+        return exact_run(Fraction(base + k), certify=last.path, give_up=give_up)
 
     failed: int | None = None  # a probe beyond the current outcome that failed to certify
     # Below the smallest budget at which the supporters of some project together hold its

@@ -33,7 +33,7 @@ def phragmen(
     remaining = {pid for pid, p in projects.items() if p.cost <= election.budget}
     zero = Q(0)
     qcost = {pid: Q(p.cost) for pid, p in projects.items()}
-    loads: list[tuple[Any, int]] = [(zero, (1 << n) - 1)]  # exact (gmpy2 when installed)
+    loads: list[tuple[Any, int]] = [(zero, (1 << n) - 1)]  # exact
     spent = Fraction(0)
     selected: list[str] = []
     explanations: dict[str, str] = {}

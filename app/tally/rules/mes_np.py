@@ -1,0 +1,496 @@
+"""Equal shares on numpy arrays, exact by a sum over rounds (ADR 0003).
+
+The same algorithm, decisions and outcome as ``mes.run`` (which stays the reference, in
+``Fraction``s), with voters as arrays instead of classes of voters:
+
+* a voter either pays its full share in a round (``rho * u``) or all it has left, and then
+  has nothing for good. So the money of a voter that still has some is exactly
+  ``b - sum(rho_r * u_r over the rounds r in which it paid its share)``. A row per round
+  records who paid a share (as integer utility units), and the exact money of any set of
+  voters is ``|set| * b - sum_r pay_r * (units of the set in row r)``: vectorised counts and
+  one rational product per round, in ``Fraction``s;
+* money is also kept as floats, with a bound ``E`` on their error (each round adds at most
+  four roundings of numbers no larger than ``b``). A price is found by the float walk (sort
+  supporters by money per utility, the first who can pay the price ``(cost - paid by the
+  poorer) / (utility of the rest)``), and its poor supporters are confirmed exactly: the
+  voters whose float ratio lies within the error bound of the price are sorted by their exact
+  money and walked exactly, so the price returned is the exact one, always;
+* every price of the run is exact (as in ``mes.run``), so the evaluations, ties, the last
+  price seen of each project and the shortfalls are those of ``mes.run``, decision for
+  decision (a Hypothesis property checks it).
+
+Used when every utility is an integer number of units (costs for approval and choose-1
+ballots, integer points otherwise) and the money fits floats' safe range; otherwise
+``mes.run`` counts in ``Fraction``s alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from app.tally.rules.mes import Payment, Prepared, Round, RunResult, _beats_all, _payment_order
+from app.tally.tiebreak import TieKey, describe_tie
+
+EPS = 2.0**-53
+SAFETY = 16.0
+TINY, HUGE = 1e-200, 1e200
+ZERO = Fraction(0)
+#: tests only: called as ``_jitter(money, alive, err)`` after every round, to move the floats
+#: anywhere within their error bound (the decisions must not change)
+_jitter: Callable[[np.ndarray, np.ndarray, float], None] | None = None
+
+
+@dataclass
+class Arrays:
+    """The election as arrays: per project its supporters (voter indices, grouped by utility
+    value), their utilities as floats and as integer units, and the value of a unit."""
+
+    n: int
+    sup: dict[str, np.ndarray]
+    uf: dict[str, np.ndarray]
+    ui: dict[str, np.ndarray]
+    unit: dict[str, Fraction]
+    #: project -> [(utility, start, end)]: slices of ``sup`` with that utility
+    slices: dict[str, list[tuple[Fraction, int, int]]]
+    cost_f: dict[str, float]
+    row_type: Any
+
+
+def _indices(mask: int) -> np.ndarray:
+    bits = np.frombuffer(bin(mask)[:1:-1].encode(), dtype=np.uint8)
+    return np.flatnonzero(bits == 49)
+
+
+def arrays_of(prep: Prepared) -> Arrays | None:
+    """The arrays of the election, or None if a utility is not a whole number of units or a
+    cost, utility or budget is outside floats' safe range (then ``mes.run`` counts)."""
+    sup: dict[str, np.ndarray] = {}
+    uf: dict[str, np.ndarray] = {}
+    ui: dict[str, np.ndarray] = {}
+    unit: dict[str, Fraction] = {}
+    slices: dict[str, list[tuple[Fraction, int, int]]] = {}
+    biggest = 1
+    if any(not TINY < c < HUGE for c in prep.cost.values() if c):
+        return None
+    for pid in prep.candidates:
+        cost = prep.cost[pid]
+        if not TINY < cost < HUGE:
+            return None
+        parts: list[np.ndarray] = []
+        units: list[int] = []
+        spans: list[tuple[Fraction, int, int]] = []
+        start = 0
+        one = cost if prep.cost_utilities else Fraction(1)
+        for u, mask in prep.groups[pid]:
+            if prep.cost_utilities:
+                k = 1
+            else:
+                if u.denominator != 1 or not 0 < u < 2**31:
+                    return None
+                k = u.numerator
+            idx = _indices(mask)
+            parts.append(idx)
+            units.append(k)
+            spans.append((u, start, start + len(idx)))
+            start += len(idx)
+            biggest = max(biggest, k)
+        sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        counts = [end - begin for _, begin, end in spans]
+        ui[pid] = np.repeat(np.array(units, dtype=np.int64), counts)
+        uf[pid] = ui[pid].astype(np.float64) * float(one)
+        unit[pid] = one
+        slices[pid] = spans
+    row_type = np.uint8 if biggest < 2**8 else np.uint16 if biggest < 2**16 else np.uint32
+    return Arrays(
+        n=prep.n,
+        sup=sup,
+        uf=uf,
+        ui=ui,
+        unit=unit,
+        slices=slices,
+        cost_f={pid: float(prep.cost[pid]) for pid in prep.candidates},
+        row_type=row_type,
+    )
+
+
+def run(prep: Prepared, b: Fraction, tie_key: Callable[[str], TieKey], tie_break: str) -> RunResult:
+    """One run of equal shares with its payments: on arrays when they can hold the election
+    (``arrays_of``), else ``mes.run`` in ``Fraction``s alone. The same result either way."""
+    from app.tally.rules import mes
+
+    arrays = arrays_of(prep)
+    if arrays is None or not TINY < b < HUGE:
+        return mes.run(prep, b, tie_key, tie_break)
+    return run_np(prep, arrays, b, tie_key, tie_break)
+
+
+def run_np(
+    prep: Prepared,
+    arrays: Arrays,
+    b: Fraction,
+    tie_key: Callable[[str], TieKey],
+    tie_break: str,
+    *,
+    certify: list[tuple[str, Any]] | None = None,
+    explain: bool = True,
+    give_up: bool = False,
+) -> RunResult:
+    """``mes.run`` on arrays: the same result (see the module's docstring). Without
+    ``explain``, the rounds carry no payments (the add-one search does not read them); with
+    ``give_up``, a run that fails to certify ``certify`` stops there (the search only wanted
+    the certificate) and returns what it has, uncertified."""
+    if not TINY < b < HUGE:
+        raise ValueError("per-voter budget outside floats' safe range")
+    n = arrays.n
+    sup, uf, ui, unit, cost_f = arrays.sup, arrays.uf, arrays.ui, arrays.unit, arrays.cost_f
+    cost = prep.cost
+    union = prep.union
+    bf = float(b)
+    money = np.full(n, bf)
+    alive = np.ones(n, dtype=bool)
+    rows = np.zeros((max(1, len(prep.candidates)), n), dtype=arrays.row_type)
+    pays: list[Fraction] = []  # per round: what one unit of utility paid (rho * unit)
+    # the same as integers over a common denominator: b = whole / scale, pays[r] = ints[r] /
+    # scale (sums of many terms cost one Fraction at the end, not one per term)
+    scale = b.denominator
+    whole = b.numerator
+    ints: list[int] = []
+    err = 2 * EPS * bf  # bound on |float money - exact money| of every voter still alive
+    selected: list[str] = list(sorted(prep.free, key=tie_key))
+    rounds: list[Round] = []
+    ties: list[str] = []
+    remaining = set(prep.candidates)
+    lower: dict[str, Fraction] = dict.fromkeys(remaining, ZERO)
+    dirty = set(remaining)
+    last_rho: dict[str, Fraction] = {}
+    shortfall: dict[str, Fraction] = {}
+    evaluations = 0
+    cache: dict[str, Fraction] = {}
+    path: list[tuple[str, Any]] = []
+    certified = certify is not None
+    split: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # winner -> (poor, rich) at its price
+
+    def exact_sum(voters: np.ndarray) -> Fraction:
+        """The exact money of ``voters`` (all alive) together."""
+        total = len(voters) * whole
+        r = len(ints)
+        if r and len(voters):
+            units = rows[:r, voters].sum(axis=1, dtype=np.int64).tolist()
+            total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
+        return Fraction(total, scale)
+
+    def exact_one(voter: int) -> Fraction:
+        total = whole
+        r = len(ints)
+        if r:
+            units = rows[:r, voter].tolist()
+            total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
+        return Fraction(total, scale)
+
+    def signed_money(signatures: list[list[int]]) -> list[Fraction]:
+        """The exact money of voters who paid (by round, in units) as in each signature."""
+        return [
+            Fraction(whole - sum(a * k for a, k in zip(ints, row, strict=True) if k), scale)
+            for row in signatures
+        ]
+
+    def append_pay(pay: Fraction) -> None:
+        nonlocal scale, whole
+        pays.append(pay)
+        q = pay.denominator
+        if scale % q:
+            factor = q // math.gcd(scale, q)
+            scale *= factor
+            whole *= factor
+            ints[:] = [a * factor for a in ints]
+        ints.append(pay.numerator * (scale // q))
+
+    def evaluate(pid: str) -> Fraction | None:
+        """The exact price of ``pid`` now, or None (and its shortfall) if its supporters
+        cannot afford it. Records its poor and rich supporters (for paying).
+
+        Floats first, by a fixed point: with the supporters poorer (money per utility) than
+        a lower bound of the price counted as paying all they have, ``(cost - their money) /
+        (utility of the others)`` is a higher lower bound (every split of the supporters
+        gives one, the true split the price); repeat until no supporter changes side. Then
+        the supporters whose float ratio is within the error bound of that price are walked
+        exactly, in exact order, between the surely poor and the surely rich."""
+        nonlocal evaluations
+        evaluations += 1
+        c = cost[pid]
+        cf = cost_f[pid]
+        idx = sup[pid]
+        live = alive[idx]
+        voters = idx[live]
+        k = len(voters)
+        if not k:
+            shortfall[pid] = c
+            return None
+        u = uf[pid][live]
+        units = ui[pid][live]
+        m = money[voters]
+        ratio = m / u
+        total_u = float(u.sum())
+        total_m = float(m.sum())
+        slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
+        if total_m + slack < cf:  # unaffordable, as the exact sum confirms
+            have = exact_sum(voters)
+            if have < c:
+                shortfall[pid] = c - have
+                return None
+            everyone = np.ones(k, dtype=bool)
+            return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+        guess = cf / total_u
+        poor = ratio < guess
+        count = int(poor.sum())
+        while count:
+            rest_u = total_u - float(u[poor].sum())
+            if rest_u <= 0:
+                break
+            guess = (cf - float(m[poor].sum())) / rest_u
+            again = ratio < guess
+            grown = int(again.sum())
+            if grown == count:
+                break
+            poor, count = again, grown
+        spread = slack / max(total_u - float(u[poor].sum()), float(u.min())) + (
+            SAFETY * 4 * EPS * guess
+        )
+        delta = err / u + 4 * EPS * ratio  # |float ratio - exact ratio| <= delta
+        width = SAFETY * delta + spread
+        sure_poor = ratio + width < guess
+        sure_rich = ratio - width > guess
+        unsure = ~(sure_poor | sure_rich)
+        rho = walk(pid, voters, units, sure_poor, unsure, sure_rich)
+        if rho is None:
+            return None
+        # the floats' sides, confirmed exactly (else every supporter is taken exactly)
+        if (
+            sure_poor.any() and not Fraction(float(np.max((ratio + 2 * delta)[sure_poor]))) < rho
+        ) or (
+            sure_rich.any() and not Fraction(float(np.min((ratio - 2 * delta)[sure_rich]))) >= rho
+        ):
+            everyone = np.ones(k, dtype=bool)
+            return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+        return rho
+
+    def walk(
+        pid: str,
+        voters: np.ndarray,
+        units: np.ndarray,
+        poor: np.ndarray,
+        unsure: np.ndarray,
+        rich: np.ndarray,
+    ) -> Fraction | None:
+        """The exact price of ``pid`` with the supporters in ``poor`` (a mask over
+        ``voters``) paying all they have, those in ``rich`` their share, and those in
+        ``unsure`` walked in exact order of money per utility between them, as ``mes.run``
+        walks; None (and the shortfall) if they cannot afford it."""
+        c = cost[pid]
+        one = unit[pid]
+        paid = exact_sum(voters[poor])
+        left_units = int(units[unsure].sum()) + int(units[rich].sum())
+        middle = [
+            (exact_one(w), units_j, w)
+            for w, units_j in zip(voters[unsure].tolist(), units[unsure].tolist(), strict=True)
+        ]
+        middle.sort(key=lambda item: item[0] / item[1])
+        taken = 0
+        for v, units_j, _ in middle:
+            if (c - paid) * units_j <= v * left_units:
+                break  # its share (c - paid) / (left * one) * (units_j * one) is within v
+            paid += v
+            left_units -= units_j
+            taken += 1
+        if left_units == 0:
+            if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
+                everyone = np.ones(len(voters), dtype=bool)
+                return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+            shortfall[pid] = c - paid
+            return None
+        rho = (c - paid) / (left_units * one)
+        taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
+        kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
+        split[pid] = (
+            np.concatenate([voters[poor], taken_voters]),
+            np.concatenate([kept_voters, voters[rich]]),
+        )
+        return rho
+
+    lower_f: dict[str, float] = dict.fromkeys(remaining, 0.0)  # float(lower): rounding is
+    # monotone, so comparing floats first and exact values only on equal floats keeps the
+    # exact order of mes.run
+
+    def above(pid: str, bound: Fraction, bound_f: float) -> bool:
+        """lower[pid] > bound, exactly."""
+        lf = lower_f[pid]
+        return lf > bound_f or (lf == bound_f and lower[pid] > bound)
+
+    while remaining:
+        order = sorted(remaining, key=lambda p: (lower_f[p], lower[p], tie_key(p)))
+        best: Fraction | None = None
+        best_f = 0.0
+        tied: list[str] = []
+        evaluated: dict[str, Any] = {}
+        target: Any = None
+        target_f = 0.0
+        if certified and certify is not None and len(rounds) < len(certify):
+            target = certify[len(rounds)][1]
+            target_f = float(target)
+        for pid in order:
+            if (
+                best is not None
+                and above(pid, best, best_f)
+                and (target is None or above(pid, target, target_f))
+            ):
+                continue
+            if pid in dirty:
+                result = evaluate(pid)
+                dirty.discard(pid)
+                if result is None:
+                    remaining.discard(pid)
+                    cache.pop(pid, None)
+                    split.pop(pid, None)
+                    continue
+                cache[pid] = result
+                lower[pid] = result
+                lower_f[pid] = float(result)
+            rho_p = cache[pid]
+            evaluated[pid] = rho_p
+            last_rho[pid] = rho_p
+            if best is None or rho_p < best:
+                best = rho_p
+                best_f = float(rho_p)
+                tied = [pid]
+            elif rho_p == best:
+                tied.append(pid)
+        if best is None:
+            break
+        winner = min(tied, key=tie_key)
+        if len(tied) > 1:
+            ties.append(describe_tie(tied, winner, tie_break))
+        if certified and certify is not None:
+            certified = target is not None and _beats_all(
+                winner, certify[len(rounds)][0], target, evaluated, tie_key
+            )
+            if give_up and not certified:
+                break
+        rho = cache.pop(winner)
+        poor_set, rich_set = split.pop(winner)
+        payments = _pay(
+            arrays,
+            winner,
+            rho,
+            poor_set,
+            rich_set,
+            exact_sum,
+            signed_money,
+            rows,
+            len(pays),
+            explain,
+        )
+        payments.sort(key=_payment_order)
+        one = unit[winner]
+        append_pay(rho * one)
+        # rich payers: float money minus the float payment; a payer left with exactly
+        # nothing drops out (checked exactly where the floats cannot tell)
+        rf = float(rho * one)
+        err += 4 * EPS * bf
+        alive[poor_set] = False
+        money[poor_set] = 0.0
+        if len(rich_set):
+            units_r = rows[len(pays) - 1, rich_set].astype(np.float64)
+            money[rich_set] -= rf * units_r
+            near = rich_set[money[rich_set] <= SAFETY * err]
+            for voter in near:
+                if exact_one(int(voter)) == 0:
+                    alive[voter] = False
+                    money[voter] = 0.0
+        if _jitter is not None:
+            _jitter(money, alive, err)
+        remaining.discard(winner)
+        selected.append(winner)
+        rounds.append(Round(winner, rho, payments, tied))
+        path.append((winner, rho))
+        touched = union[winner]
+        for pid in remaining:
+            if pid not in dirty and union[pid] & touched:
+                dirty.add(pid)
+                split.pop(pid, None)
+    return RunResult(
+        b=b,
+        selected=selected,
+        rounds=rounds,
+        rho=dict(last_rho),
+        shortfall={pid: shortfall.get(pid, ZERO) for pid in prep.candidates if pid not in selected},
+        evaluations=evaluations,
+        ties=ties,
+        path=path,
+        certified=certified and certify is not None and len(certify) == len(rounds),
+    )
+
+
+def _pay(
+    arrays: Arrays,
+    winner: str,
+    rho: Fraction,
+    poor: np.ndarray,
+    rich: np.ndarray,
+    exact_sum: Callable[[np.ndarray], Fraction],
+    signed_money: Callable[[list[list[int]]], list[Fraction]],
+    rows: np.ndarray,
+    r: int,
+    explain: bool,
+) -> list[Payment]:
+    """Record the rich payers' units in row ``r`` and return the round's payments as
+    ``mes.run`` reports them: the share per utility, and those who paid all they had by
+    utility and amount (voters who paid in the same rounds have the same money), summarised
+    per utility beyond eight kinds."""
+    payments: list[Payment] = []
+    sup = arrays.sup[winner]
+    units_all = arrays.ui[winner]
+    is_rich = np.zeros(arrays.n, dtype=bool)
+    is_rich[rich] = True
+    if not explain:
+        for _, start, end in arrays.slices[winner]:
+            pays = is_rich[sup[start:end]]
+            rows[r, sup[start:end][pays]] = units_all[start:end][pays].astype(rows.dtype)
+        return payments
+    is_poor = np.zeros(arrays.n, dtype=bool)
+    is_poor[poor] = True
+    broke_by_u: list[tuple[Fraction, np.ndarray]] = []
+    for u, start, end in arrays.slices[winner]:
+        voters = sup[start:end]
+        pays = is_rich[voters]
+        payers = voters[pays]
+        if len(payers):
+            rows[r, payers] = units_all[start:end][pays].astype(rows.dtype)
+            payments.append(Payment(u, len(payers), rho * u, False))
+        broke = voters[is_poor[voters]]
+        if len(broke):
+            broke_by_u.append((u, broke))
+    kinds: list[tuple[Fraction, Fraction, int]] = []
+    for u, broke in broke_by_u:
+        by_amount: dict[Fraction, int] = {}
+        if r:
+            keys, counts = np.unique(rows[:r, broke].T, axis=0, return_counts=True)
+            for amount, k in zip(signed_money(keys.tolist()), counts.tolist(), strict=True):
+                by_amount[amount] = by_amount.get(amount, 0) + k
+        else:
+            by_amount[exact_sum(broke[:1])] = len(broke)
+        kinds.extend((u, amount, k) for amount, k in sorted(by_amount.items()))
+        if len(kinds) + len(payments) > 8:
+            break
+    if len(kinds) + len(payments) > 8:
+        for u, broke in broke_by_u:
+            total = exact_sum(broke)
+            payments.append(Payment(u, len(broke), total / len(broke), True, average=True))
+    else:
+        payments.extend(Payment(u, k, amount, True) for u, amount, k in kinds)
+    return payments
