@@ -40,6 +40,7 @@ from app.tally.tiebreak import TieKey, describe_tie
 EPS = 2.0**-53
 SAFETY = 16.0
 TINY, HUGE = 1e-200, 1e200
+BRACKET = 1e-9  # a float price is bracketed within this relative distance, or taken exactly
 ZERO = Fraction(0)
 #: tests only: called as ``_jitter(money, alive, err)`` after every round, to move the floats
 #: anywhere within their error bound (the decisions must not change)
@@ -236,6 +237,12 @@ def run_np(
         units = ui[pid][live]
         m = money[voters]
         ratio = m / u
+        # the common case first: everyone can pay an equal share of the cost per utility
+        low = float(ratio.min())
+        everyone_pays = c / (int(units.sum()) * unit[pid])
+        if Fraction(low - 2 * (err / float(u.min()) + 4 * EPS * low)) >= everyone_pays:
+            split[pid] = (voters[:0], voters)
+            return everyone_pays
         total_u = float(u.sum())
         total_m = float(m.sum())
         slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
@@ -323,6 +330,178 @@ def run_np(
         )
         return rho
 
+    # Without ``explain`` (the add-one search's probes), prices are first bracketed in floats
+    # and computed exactly only where a decision needs them: the winner (its payers), rivals
+    # too close to tell apart, and the certificate's close calls.
+    interval: dict[str, tuple[float, float, Fraction | None]] = {}
+    pending: dict[str, int] = {}  # everyone pays: the exact price is cost / (units * unit)
+    lows: dict[str, float] = dict.fromkeys(remaining, -math.inf)
+
+    def estimate(pid: str) -> tuple[float, float, Fraction | None] | None:
+        """(low, high, exact price or None): bounds of the exact price of ``pid`` now, or
+        None if its supporters surely cannot afford it."""
+        idx = sup[pid]
+        live = alive[idx]
+        voters = idx[live]
+        k = len(voters)
+        if not k:
+            return None
+        cf = cost_f[pid]
+        u = uf[pid][live]
+        units = ui[pid][live]
+        m = money[voters]
+        ratio = m / u
+        low = float(ratio.min())
+        total_u = float(u.sum())
+        # everyone can pay an equal share per utility (its exact value is left for later)
+        even = cf / total_u
+        off = (k + 8) * EPS
+        if low - 2 * (err / float(u.min()) + 4 * EPS * low) > even * (1 + off):
+            split[pid] = (voters[:0], voters)
+            pending[pid] = int(units.sum())
+            return even * (1 - off), even * (1 + off), None
+        total_m = float(m.sum())
+        slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
+        if total_m + slack < cf:
+            return None
+        guess = cf / total_u
+        poor = ratio < guess
+        count = int(poor.sum())
+        while count:
+            rest_u = total_u - float(u[poor].sum())
+            if rest_u <= 0:
+                break
+            guess = (cf - float(m[poor].sum())) / rest_u
+            again = ratio < guess
+            grown = int(again.sum())
+            if grown == count:
+                break
+            poor, count = again, grown
+        # the exact price is where sum(min(money, price * utility)) reaches the cost: bracket
+        # it, the floats' sums being within ``slack`` of the exact ones
+        below, over = guess * (1 - BRACKET), guess * (1 + BRACKET)
+        if (
+            float(np.minimum(m, below * u).sum()) + slack < cf
+            and float(np.minimum(m, over * u).sum()) - slack > cf
+        ):
+            return below, over, None
+        q = evaluate(pid)
+        if q is None:
+            return None
+        f = float(q)
+        return f * (1 - 4 * EPS), f * (1 + 4 * EPS), q
+
+    def settle(pid: str) -> Fraction:
+        """The exact price of ``pid`` (bracketed in this round), and its payers."""
+        low, high, q = interval[pid]
+        if q is None and pid in pending:
+            q = cost[pid] / (pending[pid] * unit[pid])
+            interval[pid] = (low, high, q)
+        if q is None:
+            q = evaluate(pid)
+            if q is None:  # pragma: no cover - the bracket proved it affordable
+                raise AssertionError("equal shares on arrays: a bracketed price vanished")
+            interval[pid] = (low, high, q)
+        return q
+
+    def choose() -> tuple[str, Fraction, list[str], bool] | None:
+        """The round's winner, its exact price, the projects tied with it, and whether the
+        round passes ``certify``'s certificate; None if nothing is affordable."""
+        target: Any = None
+        target_lo = target_hi = math.inf
+        if certified and certify is not None and len(rounds) < len(certify):
+            target = certify[len(rounds)][1]
+            tf = float(target)
+            target_lo, target_hi = tf * (1 - 4 * EPS), tf * (1 + 4 * EPS)
+        best_hi = math.inf
+        seen: list[str] = []
+        for pid in sorted(remaining, key=lows.__getitem__):
+            low = lows[pid]
+            if low > best_hi and (target is None or low > target_hi):
+                break  # this one and every later one: sorted by their lower bounds
+            if pid in dirty:
+                dirty.discard(pid)
+                pending.pop(pid, None)
+                got = estimate(pid)
+                if got is None:
+                    remaining.discard(pid)
+                    interval.pop(pid, None)
+                    split.pop(pid, None)
+                    continue
+                interval[pid] = got
+                lows[pid] = got[0]
+            seen.append(pid)
+            best_hi = min(best_hi, interval[pid][1])
+        if not seen:
+            return None
+        contenders = {pid: settle(pid) for pid in seen if interval[pid][0] <= best_hi}
+        rho = min(contenders.values())
+        tied = [pid for pid, q in contenders.items() if q == rho]
+        winner = min(tied, key=tie_key)
+        passes = (
+            certified
+            and certify is not None
+            and target is not None
+            and winner == certify[len(rounds)][0]
+        )
+        if passes:
+            key = tie_key(winner)
+            for pid in seen:
+                if pid == winner:
+                    continue
+                low, high, _ = interval[pid]
+                if low > target_hi:
+                    continue
+                if high < target_lo:
+                    passes = False
+                    break
+                q = settle(pid)
+                if not (q > target or (q == target and tie_key(pid) > key)):
+                    passes = False
+                    break
+        return winner, rho, tied, passes
+
+    def pay_round(
+        winner: str, rho: Fraction, poor_set: np.ndarray, rich_set: np.ndarray
+    ) -> list[Payment]:
+        """The winner's supporters pay (the poor all they have, the rich their share); its
+        payments as mes.run reports them (none without ``explain``)."""
+        nonlocal err
+        payments = _pay(
+            arrays,
+            winner,
+            rho,
+            poor_set,
+            rich_set,
+            exact_sum,
+            signed_money,
+            rows,
+            len(pays),
+            explain,
+        )
+        payments.sort(key=_payment_order)
+        one = unit[winner]
+        append_pay(rho * one)
+        # rich payers: float money minus the float payment; a payer left with exactly
+        # nothing drops out (checked exactly where the floats cannot tell)
+        rf = float(rho * one)
+        err += 4 * EPS * bf
+        alive[poor_set] = False
+        money[poor_set] = 0.0
+        if len(rich_set):
+            units_r = rows[len(pays) - 1, rich_set].astype(np.float64)
+            money[rich_set] -= rf * units_r
+            near = rich_set[money[rich_set] <= SAFETY * err]
+            for voter in near:
+                if exact_one(int(voter)) == 0:
+                    alive[voter] = False
+                    money[voter] = 0.0
+        if _jitter is not None:
+            _jitter(money, alive, err)
+        remaining.discard(winner)
+        selected.append(winner)
+        return payments
+
     lower_f: dict[str, float] = dict.fromkeys(remaining, 0.0)  # float(lower): rounding is
     # monotone, so comparing floats first and exact values only on equal floats keeps the
     # exact order of mes.run
@@ -332,7 +511,26 @@ def run_np(
         lf = lower_f[pid]
         return lf > bound_f or (lf == bound_f and lower[pid] > bound)
 
-    while remaining:
+    while remaining and not explain:
+        chosen = choose()
+        if chosen is None:
+            break
+        winner, rho, level, passes = chosen
+        if certified:
+            certified = passes
+            if give_up and not certified:
+                break
+        interval.pop(winner)
+        poor_set, rich_set = split.pop(winner)
+        pay_round(winner, rho, poor_set, rich_set)
+        rounds.append(Round(winner, rho, [], level))
+        path.append((winner, rho))
+        for pid in remaining:
+            if pid not in dirty and union[pid] & union[winner]:
+                dirty.add(pid)
+                split.pop(pid, None)
+
+    while remaining and explain:
         order = sorted(remaining, key=lambda p: (lower_f[p], lower[p], tie_key(p)))
         best: Fraction | None = None
         best_f = 0.0
@@ -383,39 +581,7 @@ def run_np(
                 break
         rho = cache.pop(winner)
         poor_set, rich_set = split.pop(winner)
-        payments = _pay(
-            arrays,
-            winner,
-            rho,
-            poor_set,
-            rich_set,
-            exact_sum,
-            signed_money,
-            rows,
-            len(pays),
-            explain,
-        )
-        payments.sort(key=_payment_order)
-        one = unit[winner]
-        append_pay(rho * one)
-        # rich payers: float money minus the float payment; a payer left with exactly
-        # nothing drops out (checked exactly where the floats cannot tell)
-        rf = float(rho * one)
-        err += 4 * EPS * bf
-        alive[poor_set] = False
-        money[poor_set] = 0.0
-        if len(rich_set):
-            units_r = rows[len(pays) - 1, rich_set].astype(np.float64)
-            money[rich_set] -= rf * units_r
-            near = rich_set[money[rich_set] <= SAFETY * err]
-            for voter in near:
-                if exact_one(int(voter)) == 0:
-                    alive[voter] = False
-                    money[voter] = 0.0
-        if _jitter is not None:
-            _jitter(money, alive, err)
-        remaining.discard(winner)
-        selected.append(winner)
+        payments = pay_round(winner, rho, poor_set, rich_set)
         rounds.append(Round(winner, rho, payments, tied))
         path.append((winner, rho))
         touched = union[winner]
