@@ -589,6 +589,12 @@ def run_np(
             if pid not in dirty and union[pid] & touched:
                 dirty.add(pid)
                 split.pop(pid, None)
+    # the nested functions above refer to one another (a reference cycle that only the
+    # garbage collector breaks): let go of the big arrays now, not at its next pass
+    split.clear()
+    rows = np.zeros((0, 0), dtype=arrays.row_type)
+    money = np.zeros(0)
+    alive = np.zeros(0, dtype=bool)
     return RunResult(
         b=b,
         selected=selected,
