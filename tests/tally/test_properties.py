@@ -107,8 +107,8 @@ def long_schedules(draw: st.DrawFn) -> Election:
 @given(st.one_of(elections(), elections("cumulative"), long_schedules()))
 def test_skip_ahead_add_one_equals_step_by_step(e: Election) -> None:
     """The search equals running every budget of the schedule, whether its runs are made on
-    arrays (``QUICK`` 0: never tried on bitsets) or on bitsets (``QUICK`` huge: the trial
-    keeps whichever was faster, so both are forced in turn by hiding the arrays)."""
+    arrays (``QUICK`` 0: no first run on bitsets counts as quick) or on bitsets (the arrays
+    hidden)."""
     prep = mes.prepare(e)
     key = tie_key_function(e, "pabutools", b"")
     slow = mes.add_one(prep, e.budget, key, "pabutools", fast=False)

@@ -38,7 +38,8 @@ from app.tally.outcome import Number, Outcome, money
 from app.tally.tiebreak import TieKey, describe_tie
 
 ZERO = Fraction(0)
-QUICK = 0.002  # seconds: a first add-one run this fast is also tried on bitsets
+QUICK = 0.002  # seconds: a first add-one run on bitsets this fast keeps the search on them
+FEW = 12  # candidates: at most this many, add-one tries bitsets first
 
 
 def Q(x: Fraction | int) -> Fraction:  # noqa: N802 - the exact rational type used in runs
@@ -478,13 +479,11 @@ def _add_one_bracketed(
     retried a quarter as far, never again as far as a failed one (bisecting below it), down to
     the very next budget, which is run in full whether it certifies or not.
     """
-    from app.tally.rules.mes_np import HUGE, TINY, arrays_of, run_np
+    from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, run_np
 
     everything = len(prep.candidates) + len(prep.free)
     base = b0.numerator // b0.denominator
-    arrays = arrays_of(prep)  # None: utilities not whole units, or money beyond floats
-    if arrays is not None and not TINY < b0 < HUGE:
-        arrays = None
+    arrays: Arrays | None = None
 
     def exact_run(b: Fraction, **options: Any) -> RunResult:
         if arrays is None:
@@ -492,16 +491,17 @@ def _add_one_bracketed(
             return run(prep, b, tie_key, tie_break, **options)
         return run_np(prep, arrays, b, tie_key, tie_break, explain=False, **options)
 
+    # Small elections run on bitsets, whose cost per call is lower than the arrays' fixed
+    # costs; both give the same result. A first run on bitsets that is quick keeps them.
     started = time.perf_counter()
-    last = exact_run(b0)
-    if arrays is not None and time.perf_counter() - started < QUICK:
-        # a small election: the bitsets may beat the arrays' fixed costs per call; both give
-        # the same result, so the search keeps whichever made the first run faster
-        quick = time.perf_counter() - started
-        started = time.perf_counter()
-        plain = run(prep, b0, tie_key, tie_break)
-        if time.perf_counter() - started < quick:
-            arrays, last = None, plain
+    first = run(prep, b0, tie_key, tie_break) if len(prep.candidates) <= FEW else None
+    if first is None or time.perf_counter() - started >= QUICK:
+        arrays = arrays_of(prep)  # None: utilities not whole units, or money beyond floats
+        if arrays is not None and not TINY < b0 < HUGE:
+            arrays = None
+        if arrays is not None or first is None:
+            first = exact_run(b0)
+    last: RunResult = first
     last_k = 0
     runs = 1
     step = 64  # a first long jump: where the outcome is stable for long, it pays at once
