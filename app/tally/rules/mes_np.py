@@ -9,15 +9,18 @@ The same algorithm, decisions and outcome as ``mes.run`` (which stays the refere
   records who paid a share (as integer utility units), and the exact money of any set of
   voters is ``|set| * b - sum_r pay_r * (units of the set in row r)``: vectorised counts and
   one rational product per round, in ``Fraction``s;
-* money is also kept as floats, with a bound ``E`` on their error (each round adds at most
-  four roundings of numbers no larger than ``b``). A price is found by the float walk (sort
-  supporters by money per utility, the first who can pay the price ``(cost - paid by the
-  poorer) / (utility of the rest)``), and its poor supporters are confirmed exactly: the
-  voters whose float ratio lies within the error bound of the price are sorted by their exact
-  money and walked exactly, so the price returned is the exact one, always;
-* every price of the run is exact (as in ``mes.run``), so the evaluations, ties, the last
-  price seen of each project and the shortfalls are those of ``mes.run``, decision for
-  decision (a Hypothesis property checks it).
+* money is also kept as floats, with a bound ``err`` on their error (each round adds at most
+  four roundings of numbers no larger than ``b``). A price is proposed by a float fixed
+  point (supporters poorer than a lower bound of the price pay all they have; ``(cost -
+  their money) / (utility of the others)`` is a higher lower bound; repeat until nobody
+  changes side), the supporters within the error bound of it are walked exactly, in exact
+  order, and the floats' sides of all the others are confirmed exactly (if not, every
+  supporter is walked exactly): the price returned is the exact one, always;
+* every price of an explained run is exact (as in ``mes.run``), so the evaluations, ties,
+  the last price seen of each project and the shortfalls are those of ``mes.run``, decision
+  for decision (a Hypothesis property checks it, also with the floats moved anywhere within
+  half their error bound). The add-one search's probes (``explain`` false) only bracket
+  prices in floats and compute the exact ones where a decision needs them.
 
 Used when every utility is an integer number of units (costs for approval and choose-1
 ballots, integer points otherwise) and the money fits floats' safe range; otherwise
@@ -61,6 +64,30 @@ class Arrays:
     slices: dict[str, list[tuple[Fraction, int, int]]]
     cost_f: dict[str, float]
     row_type: Any
+
+
+def _fixed_point(
+    ratio: np.ndarray, u: np.ndarray, m: np.ndarray, cost: float, total_u: float
+) -> tuple[float, np.ndarray]:
+    """A float price and the supporters poorer than it (money per utility ``ratio``, money
+    ``m``, utility ``u``): with those poorer than a lower bound of the price paying all they
+    have, ``(cost - their money) / (utility of the others)`` is a higher lower bound (every
+    split of the supporters gives one, the true split the price); repeat until nobody changes
+    side."""
+    guess = cost / total_u
+    poor = ratio < guess
+    count = int(poor.sum())
+    while count:
+        rest_u = total_u - float(u[poor].sum())
+        if rest_u <= 0:
+            break
+        guess = (cost - float(m[poor].sum())) / rest_u
+        again = ratio < guess
+        grown = int(again.sum())
+        if grown == count:
+            break
+        poor, count = again, grown
+    return guess, poor
 
 
 def _indices(mask: int) -> np.ndarray:
@@ -253,19 +280,7 @@ def run_np(
                 return None
             everyone = np.ones(k, dtype=bool)
             return walk(pid, voters, units, ~everyone, everyone, ~everyone)
-        guess = cf / total_u
-        poor = ratio < guess
-        count = int(poor.sum())
-        while count:
-            rest_u = total_u - float(u[poor].sum())
-            if rest_u <= 0:
-                break
-            guess = (cf - float(m[poor].sum())) / rest_u
-            again = ratio < guess
-            grown = int(again.sum())
-            if grown == count:
-                break
-            poor, count = again, grown
+        guess, poor = _fixed_point(ratio, u, m, cf, total_u)
         spread = slack / max(total_u - float(u[poor].sum()), float(u.min())) + (
             SAFETY * 4 * EPS * guess
         )
@@ -364,19 +379,7 @@ def run_np(
         slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:
             return None
-        guess = cf / total_u
-        poor = ratio < guess
-        count = int(poor.sum())
-        while count:
-            rest_u = total_u - float(u[poor].sum())
-            if rest_u <= 0:
-                break
-            guess = (cf - float(m[poor].sum())) / rest_u
-            again = ratio < guess
-            grown = int(again.sum())
-            if grown == count:
-                break
-            poor, count = again, grown
+        guess, poor = _fixed_point(ratio, u, m, cf, total_u)
         # the exact price is where sum(min(money, price * utility)) reaches the cost: bracket
         # it, the floats' sums being within ``slack`` of the exact ones
         below, over = guess * (1 - BRACKET), guess * (1 + BRACKET)
@@ -424,9 +427,7 @@ def run_np(
                 pending.pop(pid, None)
                 got = estimate(pid)
                 if got is None:
-                    remaining.discard(pid)
-                    interval.pop(pid, None)
-                    split.pop(pid, None)
+                    drop(pid)
                     continue
                 interval[pid] = got
                 lows[pid] = got[0]
@@ -460,6 +461,22 @@ def run_np(
                     passes = False
                     break
         return winner, rho, tied, passes
+
+    def drop(pid: str) -> None:
+        """``pid``'s supporters cannot afford it: out for good."""
+        remaining.discard(pid)
+        cache.pop(pid, None)
+        interval.pop(pid, None)
+        split.pop(pid, None)
+
+    def stale(winner: str) -> None:
+        """The projects some of whose supporters just paid for ``winner``: their prices must
+        be found again when they next matter."""
+        touched = union[winner]
+        for pid in remaining:
+            if pid not in dirty and union[pid] & touched:
+                dirty.add(pid)
+                split.pop(pid, None)
 
     def pay_round(
         winner: str, rho: Fraction, poor_set: np.ndarray, rich_set: np.ndarray
@@ -525,10 +542,7 @@ def run_np(
         pay_round(winner, rho, poor_set, rich_set)
         rounds.append(Round(winner, rho, [], level))
         path.append((winner, rho))
-        for pid in remaining:
-            if pid not in dirty and union[pid] & union[winner]:
-                dirty.add(pid)
-                split.pop(pid, None)
+        stale(winner)
 
     while remaining and explain:
         order = sorted(remaining, key=lambda p: (lower_f[p], lower[p], tie_key(p)))
@@ -552,9 +566,7 @@ def run_np(
                 result = evaluate(pid)
                 dirty.discard(pid)
                 if result is None:
-                    remaining.discard(pid)
-                    cache.pop(pid, None)
-                    split.pop(pid, None)
+                    drop(pid)
                     continue
                 cache[pid] = result
                 lower[pid] = result
@@ -584,11 +596,7 @@ def run_np(
         payments = pay_round(winner, rho, poor_set, rich_set)
         rounds.append(Round(winner, rho, payments, tied))
         path.append((winner, rho))
-        touched = union[winner]
-        for pid in remaining:
-            if pid not in dirty and union[pid] & touched:
-                dirty.add(pid)
-                split.pop(pid, None)
+        stale(winner)
     # the nested functions above refer to one another (a reference cycle that only the
     # garbage collector breaks): let go of the big arrays now, not at its next pass
     split.clear()
