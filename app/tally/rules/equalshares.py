@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from app.tally.model import Election
 from app.tally.outcome import Outcome, money
-from app.tally.rules import mes, mes_np
+from app.tally.rules import mes
 from app.tally.rules.common import project_scores
 from app.tally.tiebreak import TieKey, tie_key_function
 
@@ -20,6 +20,8 @@ def equalshares(
     if prep.n == 0:
         result = mes.RunResult(election.budget, [], [], {}, {})
     else:
+        from app.tally.rules import mes_np  # (numpy only when equal shares is counted)
+
         result = mes_np.run(prep, election.budget / prep.n, key, tie_break)
     return mes.outcome_of(
         prep,
