@@ -42,17 +42,6 @@ QUICK = 0.002  # seconds: a first add-one run on bitsets this fast keeps the sea
 FEW = 12  # candidates: at most this many, add-one tries bitsets first
 
 
-def Q(x: Fraction | int) -> Fraction:  # noqa: N802 - the exact rational type used in runs
-    return x if isinstance(x, Fraction) else Fraction(x)
-
-
-def _frac(x: Any) -> Fraction:
-    """An exact Fraction (runs count in Fractions; kept for the types of older callers)."""
-    if isinstance(x, Fraction):
-        return x
-    return Fraction(int(x.numerator), int(x.denominator))
-
-
 @dataclass
 class Prepared:
     """What a run needs from the election, independent of the per-voter budget."""
@@ -67,8 +56,6 @@ class Prepared:
     unsupported: list[str]
     all_voters: int
     cost_utilities: bool
-    qcost: dict[str, Any] = field(default_factory=dict)  # costs as accelerated rationals
-    qgroups: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
 
 
 def prepare(election: Election) -> Prepared:
@@ -111,11 +98,7 @@ def prepare(election: Election) -> Prepared:
     candidates = [pid for pid in projects if union[pid] and projects[pid].cost > 0]
     free = [pid for pid in projects if union[pid] and projects[pid].cost == 0]
     unsupported = [pid for pid in projects if not union[pid]]
-    qcost = {pid: Q(p.cost) for pid, p in projects.items()}
-    qgroups = {pid: [(Q(u), mask) for u, mask in entries] for pid, entries in groups.items()}
     return Prepared(
-        qcost=qcost,
-        qgroups=qgroups,
         n=n,
         cost={pid: p.cost for pid, p in projects.items()},
         groups=groups,
@@ -194,11 +177,11 @@ def run(
 
     With ``certify`` (the ``path`` of a run at a lower budget), also whether this run certifies
     that every budget in between makes the same decisions (see ``_add_one_bracketed``)."""
-    cost = prep.qcost
-    groups = prep.qgroups
+    cost = prep.cost
+    groups = prep.groups
     union = prep.union
-    zero = Q(0)
-    classes: list[_Class] = [_Class(Q(b), prep.all_voters)]  # sorted by money
+    zero = ZERO
+    classes: list[_Class] = [_Class(b, prep.all_voters)]  # sorted by money
     alive = prep.all_voters  # voters with money left
     selected: list[str] = list(sorted(prep.free, key=tie_key))
     rounds: list[Round] = []
@@ -339,16 +322,16 @@ def run(
                     entry[1] += k * amount
             paid = dict(rich)
             for u, (k, total) in poor_by_u.items():
-                payments.append(Payment(_frac(u), k, _frac(total / k), True, average=True))
+                payments.append(Payment(u, k, total / k, True, average=True))
         for (u, amount, poor), k in paid.items():
-            payments.append(Payment(_frac(u), k, _frac(amount), poor))
+            payments.append(Payment(u, k, amount, poor))
         payments.sort(key=_payment_order)
         classes = [cls for cls in classes if cls.mask] + fresh
         classes.sort(key=_money)  # two sorted runs: a linear merge
         alive &= ~dropped
         remaining.discard(winner)
         selected.append(winner)
-        rounds.append(Round(winner, _frac(rho), payments, tied))
+        rounds.append(Round(winner, rho, payments, tied))
         path.append((winner, rho))
         for pid in remaining:
             if pid not in dirty and union[pid] & touched:
@@ -357,10 +340,8 @@ def run(
         b=b,
         selected=selected,
         rounds=rounds,
-        rho={pid: _frac(v) for pid, v in last_rho.items()},
-        shortfall={
-            pid: _frac(shortfall.get(pid, zero)) for pid in prep.candidates if pid not in selected
-        },
+        rho=dict(last_rho),
+        shortfall={pid: shortfall.get(pid, zero) for pid in prep.candidates if pid not in selected},
         evaluations=evaluations,
         ties=ties,
         path=path,

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.tally.model import Election
 from app.tally.outcome import Number, Outcome, money
-from app.tally.rules.mes import Q, _bitset, _frac
+from app.tally.rules.mes import _bitset
 from app.tally.tiebreak import describe_tie, tie_key_function
 
 
@@ -31,8 +31,8 @@ def phragmen(
     score = {pid: len(ix) for pid, ix in indices.items()}
     key = tie_key_function(election, tie_break, seed, score)
     remaining = {pid for pid, p in projects.items() if p.cost <= election.budget}
-    zero = Q(0)
-    qcost = {pid: Q(p.cost) for pid, p in projects.items()}
+    zero = Fraction(0)
+    qcost = {pid: p.cost for pid, p in projects.items()}
     loads: list[tuple[Any, int]] = [(zero, (1 << n) - 1)]  # exact
     spent = Fraction(0)
     selected: list[str] = []
@@ -80,12 +80,12 @@ def phragmen(
                 "once every supported project was decided (pabutools' convention)."
             )
             continue
-        scores[winner] = _frac(best)
+        scores[winner] = best
         mask = support[winner]
         loads = [(load, cls & ~mask) for load, cls in loads if cls & ~mask] + [(best, mask)]
         explanations[winner] = (
             f"Funded in round {round_no}: its {score[winner]:,} supporters' load rose to "
-            f"{_show(_frac(best))} each; {money(election.budget - spent)} left after it."
+            f"{_show(best)} each; {money(election.budget - spent)} left after it."
         )
     for pid in projects:
         if pid in explanations:
