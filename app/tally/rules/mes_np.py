@@ -108,8 +108,6 @@ def arrays_of(prep: Prepared) -> Arrays | None:
         return None
     for pid in prep.candidates:
         cost = prep.cost[pid]
-        if not TINY < cost < HUGE:
-            return None
         parts: list[np.ndarray] = []
         units: list[int] = []
         spans: list[tuple[Fraction, int, int]] = []
@@ -243,27 +241,19 @@ def run_np(
         """The exact price of ``pid`` now, or None (and its shortfall) if its supporters
         cannot afford it. Records its poor and rich supporters (for paying).
 
-        Floats first, by a fixed point: with the supporters poorer (money per utility) than
-        a lower bound of the price counted as paying all they have, ``(cost - their money) /
-        (utility of the others)`` is a higher lower bound (every split of the supporters
-        gives one, the true split the price); repeat until no supporter changes side. Then
-        the supporters whose float ratio is within the error bound of that price are walked
-        exactly, in exact order, between the surely poor and the surely rich."""
+        Floats first (``_fixed_point``); then the supporters whose float ratio is within the
+        error bound of that price are walked exactly, in exact order, between the surely
+        poor and the surely rich, whose sides are confirmed exactly."""
         nonlocal evaluations
         evaluations += 1
         c = cost[pid]
         cf = cost_f[pid]
-        idx = sup[pid]
-        live = alive[idx]
-        voters = idx[live]
-        k = len(voters)
-        if not k:
+        found = supporters(pid)
+        if found is None:
             shortfall[pid] = c
             return None
-        u = uf[pid][live]
-        units = ui[pid][live]
-        m = money[voters]
-        ratio = m / u
+        voters, u, units, m, ratio = found
+        k = len(voters)
         # the common case first: everyone can pay an equal share of the cost per utility
         low = float(ratio.min())
         everyone_pays = c / (int(units.sum()) * unit[pid])
@@ -278,8 +268,7 @@ def run_np(
             if have < c:
                 shortfall[pid] = c - have
                 return None
-            everyone = np.ones(k, dtype=bool)
-            return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+            return walk_all(pid, voters, units)
         guess, poor = _fixed_point(ratio, u, m, cf, total_u)
         spread = slack / max(total_u - float(u[poor].sum()), float(u.min())) + (
             SAFETY * 4 * EPS * guess
@@ -298,9 +287,27 @@ def run_np(
         ) or (
             sure_rich.any() and not Fraction(float(np.min((ratio - 2 * delta)[sure_rich]))) >= rho
         ):
-            everyone = np.ones(k, dtype=bool)
-            return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+            return walk_all(pid, voters, units)
         return rho
+
+    def supporters(
+        pid: str,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """``pid``'s supporters with money left: (voters, utilities as floats, utilities in
+        units, money, money per utility); None if there are none."""
+        idx = sup[pid]
+        live = alive[idx]
+        voters = idx[live]
+        if not len(voters):
+            return None
+        u = uf[pid][live]
+        m = money[voters]
+        return voters, u, ui[pid][live], m, m / u
+
+    def walk_all(pid: str, voters: np.ndarray, units: np.ndarray) -> Fraction | None:
+        """``walk`` with every supporter taken exactly (where the floats could not tell)."""
+        everyone = np.ones(len(voters), dtype=bool)
+        return walk(pid, voters, units, ~everyone, everyone, ~everyone)
 
     def walk(
         pid: str,
@@ -332,8 +339,7 @@ def run_np(
             taken += 1
         if left_units == 0:
             if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
-                everyone = np.ones(len(voters), dtype=bool)
-                return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+                return walk_all(pid, voters, units)
             shortfall[pid] = c - paid
             return None
         rho = (c - paid) / (left_units * one)
@@ -355,17 +361,12 @@ def run_np(
     def estimate(pid: str) -> tuple[float, float, Fraction | None] | None:
         """(low, high, exact price or None): bounds of the exact price of ``pid`` now, or
         None if its supporters surely cannot afford it."""
-        idx = sup[pid]
-        live = alive[idx]
-        voters = idx[live]
-        k = len(voters)
-        if not k:
+        found = supporters(pid)
+        if found is None:
             return None
+        voters, u, units, m, ratio = found
+        k = len(voters)
         cf = cost_f[pid]
-        u = uf[pid][live]
-        units = ui[pid][live]
-        m = money[voters]
-        ratio = m / u
         low = float(ratio.min())
         total_u = float(u.sum())
         # everyone can pay an equal share per utility (its exact value is left for later)
