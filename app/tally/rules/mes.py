@@ -74,15 +74,20 @@ def prepare(election: Election) -> Prepared:
             else:
                 holders[key] = [index]
                 objects[key] = ballot
+    # (keys are (numerator, denominator) pairs: hashing a Fraction per vote is slow)
+    by_pair: dict[str, dict[tuple[int, int], list[int]]] = {pid: {} for pid in projects}
     for key, indices in holders.items():
         ballot = objects[key]
-        if cost_utilities:  # the utility is the cost
+        if cost_utilities:  # the utility is the cost: one group per project
             for pid in ballot.projects:
-                bits[pid].setdefault(projects[pid].cost, []).extend(indices)
+                by_pair[pid].setdefault((0, 1), []).extend(indices)
         else:
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
                 if u > 0:
-                    bits[pid].setdefault(u, []).extend(indices)
+                    by_pair[pid].setdefault((u.numerator, u.denominator), []).extend(indices)
+    for pid, pairs in by_pair.items():
+        for (num, den), indices in pairs.items():
+            bits[pid][projects[pid].cost if cost_utilities else Fraction(num, den)] = indices
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}

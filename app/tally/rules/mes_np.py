@@ -200,7 +200,11 @@ def run_np(
     cache: dict[str, Fraction] = {}
     path: list[tuple[str, Any]] = []
     certified = certify is not None
-    split: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # winner -> (poor, rich) at its price
+    #: project -> (poor, rich, the rich's utility units) at its price: who pays if it wins
+    split: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    #: project -> (its ``supporters``, float price, poor mask) from a probe's bracket, kept
+    #: until its supporters next pay (for ``evaluate``)
+    bracketed: dict[str, tuple[Any, float, np.ndarray]] = {}
 
     def exact_sum(voters: np.ndarray) -> Fraction:
         """The exact money of ``voters`` (all alive) together."""
@@ -219,12 +223,11 @@ def run_np(
             total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
         return Fraction(total, scale)
 
-    def signed_money(signatures: list[list[int]]) -> list[Fraction]:
-        """The exact money of voters who paid (by round, in units) as in each signature."""
-        return [
-            Fraction(whole - sum(a * k for a, k in zip(ints, row, strict=True) if k), scale)
-            for row in signatures
-        ]
+    def signed_money(signatures: np.ndarray) -> tuple[list[int], int]:
+        """The exact money of voters who paid (by round, in units) as in each row of
+        ``signatures``: numerators over one common denominator, and that denominator."""
+        paid = signatures.astype(object) @ np.array(ints, dtype=object)
+        return [whole - int(x) for x in paid.tolist()], scale
 
     def append_pay(pay: Fraction) -> None:
         nonlocal scale, whole
@@ -248,7 +251,8 @@ def run_np(
         evaluations += 1
         c = cost[pid]
         cf = cost_f[pid]
-        found = supporters(pid)
+        reuse = bracketed.pop(pid, None)
+        found = supporters(pid) if reuse is None else reuse[0]
         if found is None:
             shortfall[pid] = c
             return None
@@ -258,7 +262,7 @@ def run_np(
         low = float(ratio.min())
         everyone_pays = c / (int(units.sum()) * unit[pid])
         if Fraction(low - 2 * (err / float(u.min()) + 4 * EPS * low)) >= everyone_pays:
-            split[pid] = (voters[:0], voters)
+            split[pid] = (voters[:0], voters, units)
             return everyone_pays
         total_u = float(u.sum())
         total_m = float(m.sum())
@@ -269,7 +273,9 @@ def run_np(
                 shortfall[pid] = c - have
                 return None
             return walk_all(pid, voters, units)
-        guess, poor = _fixed_point(ratio, u, m, cf, total_u)
+        guess, poor = (
+            _fixed_point(ratio, u, m, cf, total_u) if reuse is None else (reuse[1], reuse[2])
+        )
         spread = slack / max(total_u - float(u[poor].sum()), float(u.min())) + (
             SAFETY * 4 * EPS * guess
         )
@@ -345,9 +351,11 @@ def run_np(
         rho = (c - paid) / (left_units * one)
         taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
         kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
+        kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
         split[pid] = (
             np.concatenate([voters[poor], taken_voters]),
             np.concatenate([kept_voters, voters[rich]]),
+            np.concatenate([kept_units, units[rich]]),
         )
         return rho
 
@@ -373,7 +381,7 @@ def run_np(
         even = cf / total_u
         off = (k + 8) * EPS
         if low - 2 * (err / float(u.min()) + 4 * EPS * low) > even * (1 + off):
-            split[pid] = (voters[:0], voters)
+            split[pid] = (voters[:0], voters, units)
             pending[pid] = int(units.sum())
             return even * (1 - off), even * (1 + off), None
         total_m = float(m.sum())
@@ -388,6 +396,7 @@ def run_np(
             float(np.minimum(m, below * u).sum()) + slack < cf
             and float(np.minimum(m, over * u).sum()) - slack > cf
         ):
+            bracketed[pid] = (found, guess, poor)
             return below, over, None
         q = evaluate(pid)
         if q is None:
@@ -469,6 +478,7 @@ def run_np(
         cache.pop(pid, None)
         interval.pop(pid, None)
         split.pop(pid, None)
+        bracketed.pop(pid, None)
 
     def stale(winner: str) -> None:
         """The projects some of whose supporters just paid for ``winner``: their prices must
@@ -478,26 +488,26 @@ def run_np(
             if pid not in dirty and union[pid] & touched:
                 dirty.add(pid)
                 split.pop(pid, None)
+                bracketed.pop(pid, None)
 
     def pay_round(
-        winner: str, rho: Fraction, poor_set: np.ndarray, rich_set: np.ndarray
+        winner: str,
+        rho: Fraction,
+        poor_set: np.ndarray,
+        rich_set: np.ndarray,
+        rich_units: np.ndarray,
     ) -> list[Payment]:
         """The winner's supporters pay (the poor all they have, the rich their share); its
         payments as mes.run reports them (none without ``explain``)."""
         nonlocal err
-        payments = _pay(
-            arrays,
-            winner,
-            rho,
-            poor_set,
-            rich_set,
-            exact_sum,
-            signed_money,
-            rows,
-            len(pays),
-            explain,
-        )
-        payments.sort(key=_payment_order)
+        payments: list[Payment] = []
+        if explain:
+            payments = _pay(
+                arrays, winner, rho, poor_set, rich_set, exact_sum, signed_money, rows, len(pays)
+            )
+            payments.sort(key=_payment_order)
+        else:
+            rows[len(pays), rich_set] = rich_units.astype(rows.dtype)
         one = unit[winner]
         append_pay(rho * one)
         # rich payers: float money minus the float payment; a payer left with exactly
@@ -507,8 +517,7 @@ def run_np(
         alive[poor_set] = False
         money[poor_set] = 0.0
         if len(rich_set):
-            units_r = rows[len(pays) - 1, rich_set].astype(np.float64)
-            money[rich_set] -= rf * units_r
+            money[rich_set] -= rf * rich_units.astype(np.float64)
             near = rich_set[money[rich_set] <= SAFETY * err]
             for voter in near:
                 if exact_one(int(voter)) == 0:
@@ -539,8 +548,7 @@ def run_np(
             if give_up and not certified:
                 break
         interval.pop(winner)
-        poor_set, rich_set = split.pop(winner)
-        pay_round(winner, rho, poor_set, rich_set)
+        pay_round(winner, rho, *split.pop(winner))
         rounds.append(Round(winner, rho, [], level))
         path.append((winner, rho))
         stale(winner)
@@ -593,8 +601,7 @@ def run_np(
             if give_up and not certified:
                 break
         rho = cache.pop(winner)
-        poor_set, rich_set = split.pop(winner)
-        payments = pay_round(winner, rho, poor_set, rich_set)
+        payments = pay_round(winner, rho, *split.pop(winner))
         rounds.append(Round(winner, rho, payments, tied))
         path.append((winner, rho))
         stale(winner)
@@ -624,10 +631,9 @@ def _pay(
     poor: np.ndarray,
     rich: np.ndarray,
     exact_sum: Callable[[np.ndarray], Fraction],
-    signed_money: Callable[[list[list[int]]], list[Fraction]],
+    signed_money: Callable[[np.ndarray], tuple[list[int], int]],
     rows: np.ndarray,
     r: int,
-    explain: bool,
 ) -> list[Payment]:
     """Record the rich payers' units in row ``r`` and return the round's payments as
     ``mes.run`` reports them: the share per utility, and those who paid all they had by
@@ -638,11 +644,6 @@ def _pay(
     units_all = arrays.ui[winner]
     is_rich = np.zeros(arrays.n, dtype=bool)
     is_rich[rich] = True
-    if not explain:
-        for _, start, end in arrays.slices[winner]:
-            pays = is_rich[sup[start:end]]
-            rows[r, sup[start:end][pays]] = units_all[start:end][pays].astype(rows.dtype)
-        return payments
     is_poor = np.zeros(arrays.n, dtype=bool)
     is_poor[poor] = True
     broke_by_u: list[tuple[Fraction, np.ndarray]] = []
@@ -658,14 +659,18 @@ def _pay(
             broke_by_u.append((u, broke))
     kinds: list[tuple[Fraction, Fraction, int]] = []
     for u, broke in broke_by_u:
-        by_amount: dict[Fraction, int] = {}
         if r:
             keys, counts = np.unique(rows[:r, broke].T, axis=0, return_counts=True)
-            for amount, k in zip(signed_money(keys.tolist()), counts.tolist(), strict=True):
+            numerators, scale = signed_money(keys)
+            by_amount: dict[int, int] = {}  # numerator over ``scale`` -> voters
+            for amount, k in zip(numerators, counts.tolist(), strict=True):
                 by_amount[amount] = by_amount.get(amount, 0) + k
+            if len(kinds) + len(payments) + len(by_amount) > 8:
+                kinds.extend((u, ZERO, 0) for _ in by_amount)  # too many kinds: averages
+                break
+            kinds.extend((u, Fraction(a, scale), k) for a, k in sorted(by_amount.items()))
         else:
-            by_amount[exact_sum(broke[:1])] = len(broke)
-        kinds.extend((u, amount, k) for amount, k in sorted(by_amount.items()))
+            kinds.append((u, exact_sum(broke[:1]), len(broke)))
         if len(kinds) + len(payments) > 8:
             break
     if len(kinds) + len(payments) > 8:
