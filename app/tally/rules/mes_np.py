@@ -64,6 +64,13 @@ class Arrays:
     slices: dict[str, list[tuple[Fraction, int, int]]]
     cost_f: dict[str, float]
     row_type: Any
+    #: project -> (utility as a float, in units) when all its supporters give the same (as
+    #: with cost utilities): its supporters' utilities need no gathering
+    flat: dict[str, tuple[float, int]]
+
+
+#: a project's supporters with money left, as ``run_np``'s ``supporters`` finds them
+Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float, int]
 
 
 def _fixed_point(
@@ -142,6 +149,11 @@ def arrays_of(prep: Prepared) -> Arrays | None:
         slices=slices,
         cost_f={pid: float(prep.cost[pid]) for pid in prep.candidates},
         row_type=row_type,
+        flat={
+            pid: (float(uf[pid][0]), int(ui[pid][0]))
+            for pid in prep.candidates
+            if len(slices[pid]) == 1 and len(sup[pid])
+        },
     )
 
 
@@ -175,6 +187,7 @@ def run_np(
         raise ValueError("per-voter budget outside floats' safe range")
     n = arrays.n
     sup, uf, ui, unit, cost_f = arrays.sup, arrays.uf, arrays.ui, arrays.unit, arrays.cost_f
+    flat = arrays.flat
     cost = prep.cost
     union = prep.union
     bf = float(b)
@@ -256,15 +269,14 @@ def run_np(
         if found is None:
             shortfall[pid] = c
             return None
-        voters, u, units, m, ratio = found
+        voters, u, units, m, ratio, total_u, u_min, total_units = found
         k = len(voters)
         # the common case first: everyone can pay an equal share of the cost per utility
         low = float(ratio.min())
-        everyone_pays = c / (int(units.sum()) * unit[pid])
-        if Fraction(low - 2 * (err / float(u.min()) + 4 * EPS * low)) >= everyone_pays:
+        everyone_pays = c / (total_units * unit[pid])
+        if Fraction(low - 2 * (err / u_min + 4 * EPS * low)) >= everyone_pays:
             split[pid] = (voters[:0], voters, units)
             return everyone_pays
-        total_u = float(u.sum())
         total_m = float(m.sum())
         slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:  # unaffordable, as the exact sum confirms
@@ -276,9 +288,7 @@ def run_np(
         guess, poor = (
             _fixed_point(ratio, u, m, cf, total_u) if reuse is None else (reuse[1], reuse[2])
         )
-        spread = slack / max(total_u - float(u[poor].sum()), float(u.min())) + (
-            SAFETY * 4 * EPS * guess
-        )
+        spread = slack / max(total_u - float(u[poor].sum()), u_min) + (SAFETY * 4 * EPS * guess)
         delta = err / u + 4 * EPS * ratio  # |float ratio - exact ratio| <= delta
         width = SAFETY * delta + spread
         sure_poor = ratio + width < guess
@@ -296,19 +306,24 @@ def run_np(
             return walk_all(pid, voters, units)
         return rho
 
-    def supporters(
-        pid: str,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    def supporters(pid: str) -> Found | None:
         """``pid``'s supporters with money left: (voters, utilities as floats, utilities in
-        units, money, money per utility); None if there are none."""
+        units, money, money per utility, total utility as a float, least utility, total
+        units); None if there are none."""
         idx = sup[pid]
         live = alive[idx]
         voters = idx[live]
-        if not len(voters):
+        k = len(voters)
+        if not k:
             return None
-        u = uf[pid][live]
         m = money[voters]
-        return voters, u, ui[pid][live], m, m / u
+        same = flat.get(pid)
+        if same is not None:  # every supporter gives the same: views, and totals by product
+            u0, k0 = same
+            return voters, uf[pid][:k], ui[pid][:k], m, m / u0, k * u0, u0, k * k0
+        u = uf[pid][live]
+        units = ui[pid][live]
+        return voters, u, units, m, m / u, float(u.sum()), float(u.min()), int(units.sum())
 
     def walk_all(pid: str, voters: np.ndarray, units: np.ndarray) -> Fraction | None:
         """``walk`` with every supporter taken exactly (where the floats could not tell)."""
@@ -372,17 +387,16 @@ def run_np(
         found = supporters(pid)
         if found is None:
             return None
-        voters, u, units, m, ratio = found
+        voters, u, units, m, ratio, total_u, u_min, total_units = found
         k = len(voters)
         cf = cost_f[pid]
         low = float(ratio.min())
-        total_u = float(u.sum())
         # everyone can pay an equal share per utility (its exact value is left for later)
         even = cf / total_u
         off = (k + 8) * EPS
-        if low - 2 * (err / float(u.min()) + 4 * EPS * low) > even * (1 + off):
+        if low - 2 * (err / u_min + 4 * EPS * low) > even * (1 + off):
             split[pid] = (voters[:0], voters, units)
-            pending[pid] = int(units.sum())
+            pending[pid] = total_units
             return even * (1 - off), even * (1 + off), None
         total_m = float(m.sum())
         slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
