@@ -74,20 +74,24 @@ def prepare(election: Election) -> Prepared:
             else:
                 holders[key] = [index]
                 objects[key] = ballot
-    # (keys are (numerator, denominator) pairs: hashing a Fraction per vote is slow)
-    by_pair: dict[str, dict[tuple[int, int], list[int]]] = {pid: {} for pid in projects}
-    for key, indices in holders.items():
-        ballot = objects[key]
-        if cost_utilities:  # the utility is the cost: one group per project
-            for pid in ballot.projects:
-                by_pair[pid].setdefault((0, 1), []).extend(indices)
-        else:
+    if cost_utilities:  # the utility is the cost: one group per project
+        approvers: dict[str, list[int]] = {pid: [] for pid in projects}
+        for key, indices in holders.items():
+            for pid in objects[key].projects:
+                approvers[pid] += indices
+        for pid, indices in approvers.items():
+            if indices:
+                bits[pid][projects[pid].cost] = indices
+    else:  # (keyed by (numerator, denominator): hashing a Fraction per vote is slow)
+        by_pair: dict[str, dict[tuple[int, int], list[int]]] = {pid: {} for pid in projects}
+        for key, indices in holders.items():
+            ballot = objects[key]
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
                 if u > 0:
                     by_pair[pid].setdefault((u.numerator, u.denominator), []).extend(indices)
-    for pid, pairs in by_pair.items():
-        for (num, den), indices in pairs.items():
-            bits[pid][projects[pid].cost if cost_utilities else Fraction(num, den)] = indices
+        for pid, pairs in by_pair.items():
+            for (num, den), indices in pairs.items():
+                bits[pid][Fraction(num, den)] = indices
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}
@@ -117,10 +121,15 @@ def prepare(election: Election) -> Prepared:
 
 
 def _bitset(indices: list[int], n: int) -> int:
-    raw = bytearray(b"0" * n)
+    if len(indices) > n >> 4:  # dense: one character per voter, read as binary digits
+        text = bytearray(b"0" * n)
+        for i in indices:
+            text[n - 1 - i] = 49  # ASCII "1"; bit i of the integer is voter i
+        return int(text, 2)
+    raw = bytearray((n + 7) >> 3)  # sparse: one bit per voter
     for i in indices:
-        raw[n - 1 - i] = 49  # ASCII "1"; bit i of the integer is voter i
-    return int(raw, 2)
+        raw[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(raw, "little")
 
 
 @dataclass
