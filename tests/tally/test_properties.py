@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pabutools.analysis.justifiedrepresentation import is_EJR_one_approval
@@ -218,6 +221,86 @@ def test_numpy_run_equals_exact_run(e: Election, extra: int, gap: int, give_up: 
     assert fast2.certified == exact2.certified
     if exact2.certified or not give_up:
         assert (fast2.selected, fast2.path) == (exact2.selected, exact2.path)
+
+
+@st.composite
+def knife_edge_elections(draw: st.DrawFn) -> Election:
+    """Elections where what supporters have left and the share a price asks of them differ by
+    less than the floats' error: per-voter budgets near 10**16 and costs of a project's
+    supporters times a simple part of the budget (all, half, a third, ...) give or take a few
+    units. A voter then sits on the knife edge between paying its share and paying all it
+    has, and only exact arithmetic can tell which; floats moved within their error bound
+    (``_jitter``) put it on either side."""
+    e = draw(st.one_of(elections(), elections("cumulative")))
+    b = draw(st.sampled_from([10**15, 3 * 10**15, 10**16, 7 * 10**16]))
+    parts = [Fraction(1), Fraction(1, 2), Fraction(1, 3), Fraction(2, 3), Fraction(3, 2)]
+    projects = {}
+    for pid in e.projects:
+        backers = sum(pid in ballot.projects for ballot in e.ballots) or 1
+        cost = backers * b * draw(st.sampled_from(parts)) + draw(st.integers(-3, 3))
+        projects[pid] = Project(pid, max(Fraction(1), cost))
+    return replace(e, projects=projects, budget=Fraction(len(e.ballots) * b))
+
+
+def _jitter_for_a_run(n: int, rng: Any) -> Any:
+    """A ``mes_np._jitter`` that moves every float of money at random within half its error
+    bound of where the run put it (after every round)."""
+    moved = [0.0] * n
+
+    def jitter(money: Any, alive: Any, err: float) -> None:
+        for i in range(len(money)):
+            if alive[i]:
+                shift = rng.uniform(-err / 2, err / 2)
+                money[i] += shift - moved[i]
+                moved[i] = shift
+
+    return jitter
+
+
+@FAST
+@given(knife_edge_elections(), st.randoms())
+def test_numpy_run_is_exact_on_the_knife_edge(e: Election, rng: Any) -> None:
+    """Supporters whose money and share differ by less than the floats can tell: the run on
+    arrays (explained, and as an add-one probe) still equals the reference in Fractions,
+    whatever the floats' error within its bound."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    if arrays is None:
+        return
+    key = tie_key_function(e, "pabutools", b"")
+    b = e.budget / prep.n
+    exact = mes.run(prep, b, key, "pabutools")
+    try:
+        mes_np._jitter = _jitter_for_a_run(prep.n, rng)
+        fast = mes_np.run_np(prep, arrays, b, key, "pabutools")
+        mes_np._jitter = _jitter_for_a_run(prep.n, rng)
+        probe = mes_np.run_np(prep, arrays, b, key, "pabutools", explain=False)
+    finally:
+        mes_np._jitter = None
+    assert fast == exact
+    assert (probe.selected, probe.path) == (exact.selected, exact.path)
+
+
+def test_float_fixed_point_ends_when_rounding_makes_voters_take_turns() -> None:
+    """Found by the knife-edge property (shrunk, then the arrays recorded): four supporters
+    with money per utility within a rounding of 1/4 each. Letting the poorer side shrink
+    again made two sides alternate for ever (a run that never ended); the poor only grow."""
+    ratio = np.array([0.25000000000000006, 0.25000000000000006, 0.24999999999999994, 0.25])
+    u = np.full(4, 5999999999999998.0)
+    m = np.array([1499999999999999.8, 1499999999999999.8, 1499999999999999.2, 1499999999999999.5])
+
+    def stuck(signum: int, frame: Any) -> None:
+        raise AssertionError("_fixed_point did not end within 5 seconds")
+
+    before = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)
+    try:
+        guess, poor = mes_np._fixed_point(ratio, u, m, 5999999999999998.0, float(u.sum()))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert guess == pytest.approx(0.25)
+    assert not (ratio < guess)[~poor].any()  # a fixed point: nobody poorer is left out
 
 
 @FAST

@@ -80,7 +80,9 @@ def _fixed_point(
     ``m``, utility ``u``): with those poorer than a lower bound of the price paying all they
     have, ``(cost - their money) / (utility of the others)`` is a higher lower bound (every
     split of the supporters gives one, the true split the price); repeat until nobody changes
-    side."""
+    side. The poor only ever grow (in exact arithmetic the price only rises as they do; the
+    floats' rounding could otherwise make two sets take turns for ever), so this ends within
+    as many rounds as there are supporters."""
     guess = cost / total_u
     poor = ratio < guess
     count = int(poor.sum())
@@ -89,8 +91,8 @@ def _fixed_point(
         if rest_u <= 0:
             break
         guess = (cost - float(m[poor].sum())) / rest_u
-        again = ratio < guess
-        grown = int(again.sum())
+        again = poor | (ratio < guess)
+        grown = int(np.count_nonzero(again))
         if grown == count:
             break
         poor, count = again, grown
@@ -289,21 +291,25 @@ def run_np(
             _fixed_point(ratio, u, m, cf, total_u) if reuse is None else (reuse[1], reuse[2])
         )
         spread = slack / max(total_u - float(u[poor].sum()), u_min) + (SAFETY * 4 * EPS * guess)
-        delta = err / u + 4 * EPS * ratio  # |float ratio - exact ratio| <= delta
-        width = SAFETY * delta + spread
-        sure_poor = ratio + width < guess
-        sure_rich = ratio - width > guess
-        unsure = ~(sure_poor | sure_rich)
-        rho = walk(pid, voters, units, sure_poor, unsure, sure_rich)
+        # |float ratio - exact ratio| <= err / u + 4 * EPS * ratio <= e_u + 4 * EPS * ratio:
+        # voters within SAFETY times that (plus ``spread``) of the float price are unsure
+        e_u = err / u_min
+        sure_poor = ratio < (guess - SAFETY * e_u - spread) / (1 + 8 * SAFETY * EPS)
+        sure_rich = ratio > (guess + SAFETY * e_u + spread) / (1 - 8 * SAFETY * EPS)
+        poor_count = int(np.count_nonzero(sure_poor))
+        rich_count = int(np.count_nonzero(sure_rich))
+        rho = walk(pid, voters, units, sure_poor, sure_rich, k - poor_count - rich_count)
         if rho is None:
             return None
         # the floats' sides, confirmed exactly (else every supporter is taken exactly)
-        if (
-            sure_poor.any() and not Fraction(float(np.max((ratio + 2 * delta)[sure_poor]))) < rho
-        ) or (
-            sure_rich.any() and not Fraction(float(np.min((ratio - 2 * delta)[sure_rich]))) >= rho
-        ):
-            return walk_all(pid, voters, units)
+        if poor_count:
+            top = float(ratio[sure_poor].max())
+            if not Fraction(top + 2 * (e_u + 4 * EPS * top)) < rho:
+                return walk_all(pid, voters, units)
+        if rich_count:
+            bottom = float(ratio[sure_rich].min())
+            if not Fraction(bottom - 2 * (e_u + 4 * EPS * bottom)) >= rho:
+                return walk_all(pid, voters, units)
         return rho
 
     def supporters(pid: str) -> Found | None:
@@ -327,24 +333,34 @@ def run_np(
 
     def walk_all(pid: str, voters: np.ndarray, units: np.ndarray) -> Fraction | None:
         """``walk`` with every supporter taken exactly (where the floats could not tell)."""
-        everyone = np.ones(len(voters), dtype=bool)
-        return walk(pid, voters, units, ~everyone, everyone, ~everyone)
+        nobody = np.zeros(len(voters), dtype=bool)
+        return walk(pid, voters, units, nobody, nobody, len(voters))
 
     def walk(
         pid: str,
         voters: np.ndarray,
         units: np.ndarray,
         poor: np.ndarray,
-        unsure: np.ndarray,
         rich: np.ndarray,
+        unsure_count: int,
     ) -> Fraction | None:
         """The exact price of ``pid`` with the supporters in ``poor`` (a mask over
-        ``voters``) paying all they have, those in ``rich`` their share, and those in
-        ``unsure`` walked in exact order of money per utility between them, as ``mes.run``
-        walks; None (and the shortfall) if they cannot afford it."""
+        ``voters``) paying all they have, those in ``rich`` their share, and the others
+        (``unsure_count`` of them) walked in exact order of money per utility between them,
+        as ``mes.run`` walks; None (and the shortfall) if they cannot afford it."""
         c = cost[pid]
         one = unit[pid]
         paid = exact_sum(voters[poor])
+        if not unsure_count:
+            left_units = int(units[rich].sum())
+            if left_units == 0:
+                if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
+                    return walk_all(pid, voters, units)
+                shortfall[pid] = c - paid
+                return None
+            split[pid] = (voters[poor], voters[rich], units[rich])
+            return (c - paid) / (left_units * one)
+        unsure = ~(poor | rich)
         left_units = int(units[unsure].sum()) + int(units[rich].sum())
         middle = [
             (exact_one(w), units_j, w)
