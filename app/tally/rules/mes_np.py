@@ -53,7 +53,8 @@ _jitter: Callable[[np.ndarray, np.ndarray, float], None] | None = None
 @dataclass
 class Arrays:
     """The election as arrays: per project its supporters (voter indices, grouped by utility
-    value), their utilities as floats and as integer units, and the value of a unit."""
+    value), their utilities as floats and as integer units (a read-only view of one number where
+    all its supporters give the same utility), and the value of a unit."""
 
     n: int
     sup: dict[str, np.ndarray]
@@ -136,9 +137,13 @@ def arrays_of(prep: Prepared) -> Arrays | None:
             start += len(idx)
             biggest = max(biggest, k)
         sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
-        counts = [end - begin for _, begin, end in spans]
-        ui[pid] = np.repeat(np.array(units, dtype=np.int64), counts)
-        uf[pid] = ui[pid].astype(np.float64) * float(one)
+        if len(units) == 1:  # one utility (as with cost utilities): a view, no memory
+            ui[pid] = np.broadcast_to(np.int64(units[0]), (start,))
+            uf[pid] = np.broadcast_to(np.float64(units[0]) * float(one), (start,))
+        else:
+            counts = [end - begin for _, begin, end in spans]
+            ui[pid] = np.repeat(np.array(units, dtype=np.int64), counts)
+            uf[pid] = ui[pid].astype(np.float64) * float(one)
         unit[pid] = one
         slices[pid] = spans
     row_type = np.uint8 if biggest < 2**8 else np.uint16 if biggest < 2**16 else np.uint32
