@@ -90,7 +90,7 @@ class _Builder:
         self.kind: BallotKind = "approval"
         self.projects: dict[str, Project] = {}
         self.ballots: list[Ballot] = []
-        self._cache: dict[tuple[str, str | None], Ballot] = {}
+        self._cache: dict[str | tuple[str, str | None], Ballot] = {}
         self._has_points = False
 
     def fail(self, line: int, reason: str) -> PbFormatError:
@@ -133,12 +133,17 @@ class _Builder:
             raise self.fail(0, "PROJECTS section is empty")
 
     def add_vote(self, vote: str, points: str | None, line: int, voter_id: str) -> None:
-        key = (vote, points if self.kind in POINTS_KINDS or self.kind == "ordinal" else None)
+        # identical votes share one Ballot; keyed by the vote's text alone where points do not
+        # count (a tuple per distinct ballot is 10 MB on a city of 250,000 voters)
+        if self.kind in POINTS_KINDS or self.kind == "ordinal":
+            key: str | tuple[str, str | None] = (vote, points)
+        else:
+            key, points = vote, None
         cached = self._cache.get(key)
         if cached is not None:
             self.ballots.append(cached)
             return
-        ballot = self._make_ballot(vote, key[1], line, voter_id)
+        ballot = self._make_ballot(vote, points, line, voter_id)
         self._cache[key] = ballot
         self.ballots.append(ballot)
 
