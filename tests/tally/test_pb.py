@@ -118,3 +118,22 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(GOOD.replace("x", "\xe9").encode("latin-1"))
     with pytest.raises(PbFormatError, match="not UTF-8"):
         read_pb(path)
+
+
+def test_identical_votes_share_one_ballot_and_points_keep_them_apart(tmp_path: Path) -> None:
+    """The reader keeps one Ballot per distinct vote (the rules count each once): the same
+    projects with other points are another ballot where points count, and the same ballot
+    where they do not (an approval file's points column is ignored)."""
+    votes = "v1;p1,p2;2,1\nv2;p1,p2;2,1\nv3;p1,p2;1,2\nv4;p2;3\n"
+    path = tmp_path / "c.pb"
+    path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes))
+    e, _ = read_election(path)
+    a, b, c, d = e.ballots
+    assert a is b and a.points == (2, 1)
+    assert c is not a and c.points == (1, 2)
+    assert d.projects == ("p2",) and d.points == (3,)
+    path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", "approval"))
+    e, _ = read_election(path)
+    a, b, c, d = e.ballots
+    assert a is b is c and a.projects == ("p1", "p2") and a.points is None
+    assert d is not a and d.projects == ("p2",)
