@@ -41,6 +41,11 @@ from app.tally.tiebreak import TieKey, describe_tie
 ZERO = Fraction(0)
 QUICK = 0.002  # seconds: a first add-one run on bitsets this fast keeps the search on them
 FEW = 12  # candidates: at most this many, add-one tries bitsets first
+#: a first run on bitsets with more rounds than this goes to the arrays however quick: the
+#: bitsets' money classes multiply with the rounds (on the small files of ../shared/pabulib,
+#: first runs of 5-7 rounds ran add-one 3-7 times faster on the arrays; of 0-2 rounds, up
+#: to 3 times faster on bitsets, but for one 1.2 times slower)
+FEW_ROUNDS = 3
 
 
 @dataclass
@@ -491,10 +496,11 @@ def _add_one_bracketed(
         return run_np(prep, arrays, b, tie_key, tie_break, explain=False, **options)
 
     # Small elections run on bitsets, whose cost per call is lower than the arrays' fixed
-    # costs; both give the same result. A first run on bitsets that is quick keeps them.
+    # costs; both give the same result. A first run on bitsets that is quick and short keeps
+    # them.
     started = time.perf_counter()
     first = run(prep, b0, tie_key, tie_break) if len(prep.candidates) <= FEW else None
-    if first is None or time.perf_counter() - started >= QUICK:
+    if first is None or len(first.rounds) > FEW_ROUNDS or time.perf_counter() - started >= QUICK:
         arrays = arrays_of(prep)  # None: utilities not whole units, or money beyond floats
         if arrays is not None and not TINY < b0 < HUGE:
             arrays = None
