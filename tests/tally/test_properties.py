@@ -315,26 +315,13 @@ def test_numpy_run_is_exact_whatever_the_float_error(e: Election, extra: int, rn
         return
     key = tie_key_function(e, "pabutools", b"")
     b = e.budget / prep.n * (1 + Fraction(extra, 7))
-
-    def jitter_for_a_run() -> Any:
-        moved = [0.0] * prep.n  # each float stays within half its error bound of its value
-
-        def jitter(money: Any, alive: Any, err: float) -> None:
-            for i in range(len(money)):
-                if alive[i]:
-                    shift = rng.uniform(-err / 2, err / 2)
-                    money[i] += shift - moved[i]
-                    moved[i] = shift
-
-        return jitter
-
     exact = mes.run(prep, b, key, "pabutools")
     higher = b + b / 5
     exact2 = mes.run(prep, higher, key, "pabutools", certify=exact.path)
     try:
-        mes_np._jitter = jitter_for_a_run()
+        mes_np._jitter = _jitter_for_a_run(prep.n, rng)
         fast = mes_np.run_np(prep, arrays, b, key, "pabutools")
-        mes_np._jitter = jitter_for_a_run()
+        mes_np._jitter = _jitter_for_a_run(prep.n, rng)
         probe = mes_np.run_np(
             prep, arrays, higher, key, "pabutools", certify=exact.path, explain=False
         )
