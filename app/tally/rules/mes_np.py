@@ -356,44 +356,40 @@ def run_np(
         c = cost[pid]
         one = unit[pid]
         paid = exact_sum(voters[poor])
-        if not unsure_count:
-            left_units = int(units[rich].sum())
-            if left_units == 0:
-                if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
-                    return walk_all(pid, voters, units)
-                shortfall[pid] = c - paid
-                return None
-            split[pid] = (voters[poor], voters[rich], units[rich])
-            return (c - paid) / (left_units * one)
-        unsure = ~(poor | rich)
-        left_units = int(units[unsure].sum()) + int(units[rich].sum())
-        middle = [
-            (exact_one(w), units_j, w)
-            for w, units_j in zip(voters[unsure].tolist(), units[unsure].tolist(), strict=True)
-        ]
-        middle.sort(key=lambda item: item[0] / item[1])
+        left_units = int(units[rich].sum())
+        middle: list[tuple[Fraction, int, int]] = []
         taken = 0
-        for v, units_j, _ in middle:
-            if (c - paid) * units_j <= v * left_units:
-                break  # its share (c - paid) / (left * one) * (units_j * one) is within v
-            paid += v
-            left_units -= units_j
-            taken += 1
+        if unsure_count:
+            unsure = ~(poor | rich)
+            left_units += int(units[unsure].sum())
+            middle = [
+                (exact_one(w), units_j, w)
+                for w, units_j in zip(voters[unsure].tolist(), units[unsure].tolist(), strict=True)
+            ]
+            middle.sort(key=lambda item: item[0] / item[1])
+            for v, units_j, _ in middle:
+                if (c - paid) * units_j <= v * left_units:
+                    break  # its share (c - paid) / (left * one) * (units_j * one) is within v
+                paid += v
+                left_units -= units_j
+                taken += 1
         if left_units == 0:
             if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
                 return walk_all(pid, voters, units)
             shortfall[pid] = c - paid
             return None
-        rho = (c - paid) / (left_units * one)
-        taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
-        kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
-        kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
-        split[pid] = (
-            np.concatenate([voters[poor], taken_voters]),
-            np.concatenate([kept_voters, voters[rich]]),
-            np.concatenate([kept_units, units[rich]]),
-        )
-        return rho
+        if not middle:  # nobody was walked: the floats' sides are the split
+            split[pid] = (voters[poor], voters[rich], units[rich])
+        else:
+            taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
+            kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
+            kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
+            split[pid] = (
+                np.concatenate([voters[poor], taken_voters]),
+                np.concatenate([kept_voters, voters[rich]]),
+                np.concatenate([kept_units, units[rich]]),
+            )
+        return (c - paid) / (left_units * one)
 
     # Without ``explain`` (the add-one search's probes), prices are first bracketed in floats
     # and computed exactly only where a decision needs them: the winner (its payers), rivals
