@@ -224,14 +224,18 @@ def test_numpy_run_equals_exact_run(e: Election, extra: int, gap: int, give_up: 
 
 
 @st.composite
-def knife_edge_elections(draw: st.DrawFn) -> Election:
+def knife_edge_elections(draw: st.DrawFn, crowded: bool = False) -> Election:
     """Elections where what supporters have left and the share a price asks of them differ by
     less than the floats' error: per-voter budgets near 10**16 and costs of a project's
     supporters times a simple part of the budget (all, half, a third, ...) give or take a few
     units. A voter then sits on the knife edge between paying its share and paying all it
     has, and only exact arithmetic can tell which; floats moved within their error bound
-    (``_jitter``) put it on either side."""
+    (``_jitter``) put it on either side. ``crowded``: every ballot cast by tens to hundreds
+    of voters (collapsed rows weigh that much: their floats' error is that many times one
+    voter's)."""
     e = draw(st.one_of(elections(), elections("cumulative")))
+    if crowded:
+        e = replace(e, ballots=e.ballots * draw(st.sampled_from([20, 60, 200])))
     b = draw(st.sampled_from([10**15, 3 * 10**15, 10**16, 7 * 10**16]))
     parts = [Fraction(1), Fraction(1, 2), Fraction(1, 3), Fraction(2, 3), Fraction(3, 2)]
     projects = {}
@@ -247,10 +251,11 @@ def _jitter_for_a_run(n: int, rng: Any) -> Any:
     bound of where the run put it (after every round)."""
     moved = [0.0] * n
 
-    def jitter(money: Any, alive: Any, err: float) -> None:
+    def jitter(money: Any, alive: Any, err: Any) -> None:
         for i in range(len(money)):
             if alive[i]:
-                shift = rng.uniform(-err / 2, err / 2)
+                bound = float(err[i]) if np.ndim(err) else err  # (per row: collapsed voters)
+                shift = rng.uniform(-bound / 2, bound / 2)
                 money[i] += shift - moved[i]
                 moved[i] = shift
 
@@ -335,6 +340,102 @@ def test_numpy_run_is_exact_whatever_the_float_error(e: Election, extra: int, rn
     )
 
 
+def _collapsed(prep: mes.Prepared, arrays: mes_np.Arrays) -> mes_np.Arrays:
+    """``arrays`` with identical voters collapsed, whatever it saves."""
+    saved = mes_np.COLLAPSE_SHARE
+    try:
+        mes_np.COLLAPSE_SHARE = 1.0
+        rows = mes_np.collapsed(prep, arrays)
+    finally:
+        mes_np.COLLAPSE_SHARE = saved
+    assert rows is not None and rows.weight is not None
+    assert int(rows.weight.sum()) == prep.n
+    return rows
+
+
+@FAST
+@given(
+    st.one_of(
+        elections(),
+        elections("cumulative"),
+        near_tie_elections(),
+        knife_edge_elections(),
+        knife_edge_elections(crowded=True),
+    ),
+    st.one_of(st.just(0), st.integers(0, 30)),  # 0: the knife edge's own budget
+    st.randoms(),
+)
+def test_collapsed_voters_decide_as_the_voters_do(e: Election, extra: int, rng: Any) -> None:
+    """Identical voters collapsed into one row (money and utilities that many times one
+    voter's): an add-one probe on the rows makes the decisions of the reference in Fractions,
+    its certificate included, whatever the floats' error within its bound (per row); a run
+    with payments refuses rows."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    if arrays is None or not prep.candidates:
+        return
+    rows = _collapsed(prep, arrays)
+    key = tie_key_function(e, "pabutools", b"")
+    b = e.budget / prep.n * (1 + Fraction(extra, 7))
+    higher = b + b / 5
+    exact = mes.run(prep, b, key, "pabutools")
+    exact2 = mes.run(prep, higher, key, "pabutools", certify=exact.path)
+    try:
+        mes_np._jitter = _jitter_for_a_run(rows.n, rng)
+        probe = mes_np.run_np(prep, rows, b, key, "pabutools", explain=False)
+        mes_np._jitter = _jitter_for_a_run(rows.n, rng)
+        probe2 = mes_np.run_np(
+            prep, rows, higher, key, "pabutools", certify=exact.path, explain=False
+        )
+    finally:
+        mes_np._jitter = None
+    assert (probe.selected, probe.path) == (exact.selected, exact.path)
+    assert (probe2.selected, probe2.path, probe2.certified) == (
+        exact2.selected,
+        exact2.path,
+        exact2.certified,
+    )
+    with pytest.raises(ValueError):
+        mes_np.run_np(prep, rows, b, key, "pabutools")
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative"), near_tie_elections(), long_schedules()),
+    st.integers(0, 30),
+    st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_bounds_from_higher_budgets_change_no_decision(
+    e: Election, extra: int, gaps: list[int], collapse: bool
+) -> None:
+    """Runs from the top down, each given the bounds of the run above it (``above``, as the
+    add-one search's blocks do): every run makes the decisions of the reference in
+    Fractions at its budget; bounds from a budget that is not higher are refused."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    if arrays is None:
+        return
+    if collapse and prep.candidates:
+        arrays = _collapsed(prep, arrays)
+    key = tie_key_function(e, "pabutools", b"")
+    b0 = e.budget / prep.n
+    b = b0 + extra * b0 / 7 + sum(gaps) * b0 / 5
+    above = None
+    for gap in [0, *gaps]:
+        b -= gap * b0 / 5
+        run = mes_np.run_np(
+            prep, arrays, b, key, "pabutools", explain=False, above=above, keep_bounds=True
+        )
+        exact = mes.run(prep, b, key, "pabutools")
+        assert (run.selected, run.path) == (exact.selected, exact.path)
+        assert run.bounds is not None and len(run.path) <= len(run.bounds) <= len(run.path) + 1
+        above = run
+    assert above is not None
+    with pytest.raises(ValueError):
+        mes_np.run_np(prep, arrays, b, key, "pabutools", explain=False, above=above)
+
+
 @FAST
 @given(st.one_of(elections(), elections("cumulative")), st.integers(1, 12))
 def test_certified_budgets_make_the_same_outcome_in_between(e: Election, gap: int) -> None:
@@ -406,3 +507,37 @@ def test_project_scores_are_the_exact_sums_of_ballot_points(
             naive[pid] += points
             supporters[pid] += 1
     assert project_scores(e) == (naive, supporters)
+
+
+def test_bounds_are_dropped_where_the_runs_part_ways() -> None:
+    """At 10 a voter, A (three supporters, cost 28) wins first and leaves its supporters too
+    little for C or D, which are out of money there; at 9 A is out of reach, C and D win. A
+    run at 9 given the bounds of the run at 10 may use them only while both picked the same
+    winners: after the first round D is out of money at 10, not at 9."""
+    projects = {
+        "A": Project("A", Fraction(28)),
+        "B": Project("B", Fraction(5)),
+        "C": Project("C", Fraction(2)),
+        "D": Project("D", Fraction(3)),
+    }
+    ballots = (
+        Ballot(("A", "C", "D")),
+        Ballot(("A", "C", "D")),
+        Ballot(("A",)),
+        Ballot(("B",)),
+    )
+    e = Election(
+        budget=Fraction(40), projects=projects, rules=BallotRules("approval"), ballots=ballots
+    )
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assert arrays is not None
+    key = tie_key_function(e, "pabutools", b"")
+    high = mes_np.run_np(
+        prep, arrays, Fraction(10), key, "pabutools", explain=False, keep_bounds=True
+    )
+    assert [w for w, _ in high.path] == ["A", "B"]
+    low = mes_np.run_np(prep, arrays, Fraction(9), key, "pabutools", explain=False, above=high)
+    exact = mes.run(prep, Fraction(9), key, "pabutools")
+    assert sorted(exact.selected) == ["B", "C", "D"]
+    assert (low.selected, low.path) == (exact.selected, exact.path)

@@ -46,6 +46,9 @@ FEW = 12  # candidates: at most this many, add-one tries bitsets first
 #: first runs of 5-7 rounds ran add-one 3-7 times faster on the arrays; of 0-2 rounds, up
 #: to 3 times faster on bitsets, but for one 1.2 times slower)
 FEW_ROUNDS = 3
+#: budgets of the add-one schedule run one by one at a time where certificates fail (on the
+#: large files of ../shared/pabulib, 8 did better than 4 or than doubling to 16)
+BLOCK = 8
 
 
 @dataclass
@@ -171,6 +174,10 @@ class RunResult:
     path: list[tuple[str, Any]] = field(default_factory=list)
     #: with ``certify``: whether every budget between the two runs makes the same decisions
     certified: bool = False
+    #: with ``keep_bounds`` (``mes_np.run_np``): per round, a lower bound of the price of every
+    #: project still in the running (projects out of money are absent), for a run at a lower
+    #: budget (``above``)
+    bounds: list[dict[str, float]] | None = field(default=None, compare=False, repr=False)
 
 
 class _Class:
@@ -483,17 +490,19 @@ def _add_one_bracketed(
     retried a quarter as far, never again as far as a failed one (bisecting below it), down to
     the very next budget, which is run in full whether it certifies or not.
     """
-    from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, run_np
+    from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, collapsed, run_np
 
     everything = len(prep.candidates) + len(prep.free)
     base = b0.numerator // b0.denominator
     arrays: Arrays | None = None
+    probing: Arrays | None = None  # the arrays of the probes: identical voters collapsed
 
     def exact_run(b: Fraction, **options: Any) -> RunResult:
-        if arrays is None:
-            options.pop("give_up", None)
+        if probing is None:  # (bitsets: no bounds, and a probe runs to its end)
+            for option in ("give_up", "above", "keep_bounds"):
+                options.pop(option, None)
             return run(prep, b, tie_key, tie_break, **options)
-        return run_np(prep, arrays, b, tie_key, tie_break, explain=False, **options)
+        return run_np(prep, probing, b, tie_key, tie_break, explain=False, **options)
 
     # Small elections run on bitsets, whose cost per call is lower than the arrays' fixed
     # costs; both give the same result. A first run on bitsets that is quick and short keeps
@@ -504,6 +513,8 @@ def _add_one_bracketed(
         arrays = arrays_of(prep)  # None: utilities not whole units, or money beyond floats
         if arrays is not None and not TINY < b0 < HUGE:
             arrays = None
+        if arrays is not None:
+            probing = collapsed(prep, arrays) or arrays
         if arrays is not None or first is None:
             first = exact_run(b0)
     last: RunResult = first
@@ -524,10 +535,14 @@ def _add_one_bracketed(
     if len(last.selected) == everything:
         return done("every supported project is funded")
 
-    def probe_at(k: int, give_up: bool) -> RunResult:
-        return exact_run(Fraction(base + k), certify=last.path, give_up=give_up)
+    def probe_at(k: int, give_up: bool, above: RunResult | None = None) -> RunResult:
+        return exact_run(
+            Fraction(base + k), certify=last.path, give_up=give_up, above=above, keep_bounds=True
+        )
 
     failed: int | None = None  # a probe beyond the current outcome that failed to certify
+    ceiling: RunResult | None = None  # that probe (its bounds hold below it)
+    after_block = False
     # Below the smallest budget at which the supporters of some project together hold its
     # cost, nothing is affordable: while nothing is bought, the search can jump right there.
     waking = min(prep.cost[pid] / prep.union[pid].bit_count() for pid in prep.candidates)
@@ -543,25 +558,55 @@ def _add_one_bracketed(
         k = last_k + step
         if failed is not None and k >= failed:
             k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
-        near = k == last_k + 1
-        probe = probe_at(k, not near)
+        if k == last_k + 1:
+            # The next budgets are run one by one, as a block from the top down: each run's
+            # bounds spare the one below it most of its estimates. Where the top goes over
+            # the budget (the end of the schedule is in the block), from the bottom up
+            # instead, bounded by the top, to stop at the first budget that goes over.
+            top = last_k + BLOCK
+            roof = ceiling if failed is not None and failed > top else None
+            highest = exact_run(Fraction(base + top), above=roof, keep_bounds=True)
+            runs += 1
+            block: list[tuple[int, RunResult]] = []  # from the top down
+            if total_cost(prep, highest.selected) > budget:
+                for j in range(last_k + 1, top):
+                    probe = exact_run(Fraction(base + j), above=highest)
+                    runs += 1
+                    block.insert(0, (j, probe))
+                    if total_cost(prep, probe.selected) > budget:
+                        break
+                else:
+                    block.insert(0, (top, highest))
+            else:
+                block.append((top, highest))
+                above = highest
+                for j in range(top - 1, last_k, -1):
+                    above = exact_run(Fraction(base + j), above=above, keep_bounds=True)
+                    block.append((j, above))
+                    runs += 1
+            for j, probe in reversed(block):
+                if total_cost(prep, probe.selected) > budget:
+                    return done(f"per-voter budget {base + j} goes over")
+                last, last_k = probe, j
+                if len(probe.selected) == everything:
+                    return done("every supported project is funded")
+            if failed is not None and failed <= last_k:
+                failed = ceiling = None
+            step, after_block = len(block), True
+            continue
+        probe = probe_at(k, True, ceiling if failed is not None and failed > k else None)
         runs += 1
         if probe.certified:
             step = 2 * (k - last_k)
             last, last_k = probe, k
+            after_block = False
             if failed is not None and failed <= k:  # pragma: no cover - bisection stays below
-                failed = None
+                failed = ceiling = None
             continue
-        if not near:
-            failed = k
-            step = max(1, (k - last_k) // 4)
-            continue
-        if total_cost(prep, probe.selected) > budget:
-            return done(f"per-voter budget {base + k} goes over")
-        last, last_k = probe, k  # a new outcome (or an uncertified step): start over small
-        step, failed = 1, None
-        if len(probe.selected) == everything:
-            return done("every supported project is funded")
+        failed, ceiling = k, probe
+        # right after a block, certificates fail here: the next block at once
+        step = 1 if after_block else max(1, (k - last_k) // 4)
+        after_block = False
 
 
 def explain(

@@ -46,8 +46,9 @@ TINY, HUGE = 1e-200, 1e200
 BRACKET = 1e-9  # a float price is bracketed within this relative distance, or taken exactly
 ZERO = Fraction(0)
 #: tests only: called as ``_jitter(money, alive, err)`` after every round, to move the floats
-#: anywhere within their error bound (the decisions must not change)
-_jitter: Callable[[np.ndarray, np.ndarray, float], None] | None = None
+#: anywhere within their error bound (the decisions must not change); ``err`` is per row
+#: (an array) where rows are collapsed voters
+_jitter: Callable[[np.ndarray, np.ndarray, Any], None] | None = None
 
 
 @dataclass
@@ -68,6 +69,11 @@ class Arrays:
     #: project -> (utility as a float, in units) when all its supporters give the same (as
     #: with cost utilities): its supporters' utilities need no gathering
     flat: dict[str, tuple[float, int]]
+    #: with identical voters collapsed (``collapsed``): how many voters each row stands for
+    #: (its money and utilities are that many times one voter's), else None
+    weight: np.ndarray | None = None
+    #: project -> the least utility of one of its voters, as a float (for error bounds)
+    umin: dict[str, float] | None = None
 
 
 #: a project's supporters with money left, as ``run_np``'s ``supporters`` finds them
@@ -164,6 +170,82 @@ def arrays_of(prep: Prepared) -> Arrays | None:
     )
 
 
+#: collapse identical voters only where it leaves at most this share of the rows
+COLLAPSE_SHARE = 0.7
+
+
+def collapsed(prep: Prepared, arrays: Arrays) -> Arrays | None:
+    """``arrays`` with voters who give every project the same utility as one row each, that
+    row's money and utilities being that many times one voter's (in equal shares such voters
+    pay alike in every round, so a row is one voter of the same money per utility: every
+    decision is the same); None where that saves too little (see ``COLLAPSE_SHARE``). Only for
+    runs without payments (the add-one search's probes): the explanation is per voter."""
+    n = arrays.n
+    if not n or not prep.candidates:
+        return None
+    most = max(len(prep.groups[pid]) for pid in prep.candidates)
+    sig = np.zeros((n, len(prep.candidates)), dtype=np.uint8 if most < 2**8 else np.uint32)
+    for j, pid in enumerate(prep.candidates):
+        for g, (_, start, end) in enumerate(arrays.slices[pid], start=1):
+            sig[arrays.sup[pid][start:end], j] = g
+    width = sig.shape[1] * sig.itemsize
+    flat = sig.tobytes()
+    del sig
+    seen: dict[bytes, int] = {}
+    inverse = np.fromiter(
+        (seen.setdefault(flat[i : i + width], len(seen)) for i in range(0, n * width, width)),
+        dtype=np.intp,
+        count=n,
+    )
+    del flat
+    if len(seen) > COLLAPSE_SHARE * n:
+        return None
+    weight = np.bincount(inverse, minlength=len(seen)).astype(np.int64)
+    mark = np.zeros(len(seen), dtype=bool)
+    sup: dict[str, np.ndarray] = {}
+    uf: dict[str, np.ndarray] = {}
+    ui: dict[str, np.ndarray] = {}
+    slices: dict[str, list[tuple[Fraction, int, int]]] = {}
+    umin: dict[str, float] = {}
+    biggest = 1
+    for pid in prep.candidates:
+        parts, units, spans = [], [], []
+        start = 0
+        for u, begin, end in arrays.slices[pid]:
+            mark[inverse[arrays.sup[pid][begin:end]]] = True
+            rows = np.flatnonzero(mark)
+            mark[rows] = False
+            parts.append(rows)
+            units.append(weight[rows] * int(arrays.ui[pid][begin]))
+            spans.append((u, start, start + len(rows)))
+            start += len(rows)
+        sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        ui[pid] = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
+        uf[pid] = ui[pid].astype(np.float64) * float(arrays.unit[pid])
+        slices[pid] = spans
+        umin[pid] = float(arrays.uf[pid].min()) if len(arrays.uf[pid]) else 1.0
+        if len(ui[pid]):
+            biggest = max(biggest, int(ui[pid].max()))
+    if biggest >= 2**53:  # pragma: no cover - units beyond floats' integers: not worth it
+        return None
+    row_type: Any = np.uint8 if biggest < 2**8 else np.uint16 if biggest < 2**16 else np.uint32
+    if biggest >= 2**32:  # pragma: no cover - (a row of over four billion voter-units)
+        row_type = np.uint64
+    return Arrays(
+        n=len(weight),
+        sup=sup,
+        uf=uf,
+        ui=ui,
+        unit=arrays.unit,
+        slices=slices,
+        cost_f=arrays.cost_f,
+        row_type=row_type,
+        flat={},
+        weight=weight,
+        umin=umin,
+    )
+
+
 def run(prep: Prepared, b: Fraction, tie_key: Callable[[str], TieKey], tie_break: str) -> RunResult:
     """One run of equal shares with its payments: on arrays when they can hold the election
     (``arrays_of``), else ``mes.run`` in ``Fraction``s alone. The same result either way."""
@@ -185,20 +267,35 @@ def run_np(
     certify: list[tuple[str, Any]] | None = None,
     explain: bool = True,
     give_up: bool = False,
+    above: RunResult | None = None,
+    keep_bounds: bool = False,
 ) -> RunResult:
     """``mes.run`` on arrays: the same result (see the module's docstring). Without
     ``explain``, the rounds carry no payments (the add-one search does not read them); with
     ``give_up``, a run that fails to certify ``certify`` stops there (the search only wanted
-    the certificate) and returns what it has, uncertified."""
+    the certificate) and returns what it has, uncertified.
+
+    ``above`` (without ``explain``) is a run at a higher budget made with ``keep_bounds``:
+    while this run picks the same winners as it did, every price here is at least the price
+    there (the monotonicity in ``mes._add_one_bracketed``), so its lower bounds are lower
+    bounds here too, and a project out of money there is out of money here: projects they
+    put beyond the round's best need no estimate."""
     if not TINY < b < HUGE:
         raise ValueError("per-voter budget outside floats' safe range")
+    if above is not None and not above.b > b:
+        raise ValueError("bounds from a run at a budget that is not higher")
     n = arrays.n
     sup, uf, ui, unit, cost_f = arrays.sup, arrays.uf, arrays.ui, arrays.unit, arrays.cost_f
     flat = arrays.flat
+    umin = arrays.umin
     cost = prep.cost
     union = prep.union
     bf = float(b)
-    money = np.full(n, bf)
+    weight = arrays.weight
+    if weight is not None and explain:
+        raise ValueError("collapsed voters: runs without payments only")
+    wf = weight.astype(np.float64) if weight is not None else None
+    money = np.full(n, bf) if wf is None else bf * wf
     alive = np.ones(n, dtype=bool)
     rows = np.zeros((max(1, len(prep.candidates)), n), dtype=arrays.row_type)
     pays: list[Fraction] = []  # per round: what one unit of utility paid (rho * unit)
@@ -220,6 +317,8 @@ def run_np(
     cache: dict[str, Fraction] = {}
     path: list[tuple[str, Any]] = []
     certified = certify is not None
+    shadow = above.bounds if above is not None and not explain else None
+    kept: list[dict[str, float]] | None = [] if keep_bounds else None
     #: project -> (poor, rich, the rich's utility units) at its price: who pays if it wins
     split: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     #: project -> (its ``supporters``, float price, poor mask) from a probe's bracket, kept
@@ -228,7 +327,7 @@ def run_np(
 
     def exact_sum(voters: np.ndarray) -> Fraction:
         """The exact money of ``voters`` (all alive) together."""
-        total = len(voters) * whole
+        total = (len(voters) if weight is None else int(weight[voters].sum())) * whole
         r = len(ints)
         if r and len(voters):
             units = rows[:r, voters].sum(axis=1, dtype=np.int64).tolist()
@@ -236,12 +335,17 @@ def run_np(
         return Fraction(total, scale)
 
     def exact_one(voter: int) -> Fraction:
-        total = whole
+        total = whole if weight is None else whole * int(weight[voter])
         r = len(ints)
         if r:
             units = rows[:r, voter].tolist()
             total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
         return Fraction(total, scale)
+
+    def heads(voters: np.ndarray) -> int:
+        """How many voters ``voters`` stand for (each float's error is at most that many
+        times ``err``)."""
+        return len(voters) if weight is None else int(weight[voters].sum())
 
     def signed_money(signatures: np.ndarray) -> tuple[list[int], int]:
         """The exact money of voters who paid (by round, in units) as in each row of
@@ -285,7 +389,7 @@ def run_np(
             split[pid] = (voters[:0], voters, units)
             return everyone_pays
         total_m = float(m.sum())
-        slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
+        slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:  # unaffordable, as the exact sum confirms
             have = exact_sum(voters)
             if have < c:
@@ -334,7 +438,10 @@ def run_np(
             return voters, uf[pid][:k], ui[pid][:k], m, m / u0, k * u0, u0, k * k0
         u = uf[pid][live]
         units = ui[pid][live]
-        return voters, u, units, m, m / u, float(u.sum()), float(u.min()), int(units.sum())
+        # (collapsed rows: money and utility are both many times one voter's, so a ratio's
+        # error is bounded by err over one voter's utility)
+        u_min = float(u.min()) if umin is None else umin[pid]
+        return voters, u, units, m, m / u, float(u.sum()), u_min, int(units.sum())
 
     def walk_all(pid: str, voters: np.ndarray, units: np.ndarray) -> Fraction | None:
         """``walk`` with every supporter taken exactly (where the floats could not tell)."""
@@ -416,7 +523,7 @@ def run_np(
             pending[pid] = total_units
             return even * (1 - off), even * (1 + off), None
         total_m = float(m.sum())
-        slack = SAFETY * ((k + 2) * err + (k + 4) * EPS * (cf + total_m))
+        slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:
             return None
         guess, poor = _fixed_point(ratio, u, m, cf, total_u)
@@ -549,13 +656,14 @@ def run_np(
         money[poor_set] = 0.0
         if len(rich_set):
             money[rich_set] -= rf * rich_units.astype(np.float64)
-            near = rich_set[money[rich_set] <= SAFETY * err]
+            floor = SAFETY * err if wf is None else SAFETY * err * wf[rich_set]
+            near = rich_set[money[rich_set] <= floor]
             for voter in near:
                 if exact_one(int(voter)) == 0:
                     alive[voter] = False
                     money[voter] = 0.0
         if _jitter is not None:
-            _jitter(money, alive, err)
+            _jitter(money, alive, err if wf is None else err * wf)
         remaining.discard(winner)
         selected.append(winner)
         return payments
@@ -564,13 +672,27 @@ def run_np(
     # monotone, so comparing floats first and exact values only on equal floats keeps the
     # exact order of mes.run
 
-    def above(pid: str, bound: Fraction, bound_f: float) -> bool:
+    def beyond(pid: str, bound: Fraction, bound_f: float) -> bool:
         """lower[pid] > bound, exactly."""
         lf = lower_f[pid]
         return lf > bound_f or (lf == bound_f and lower[pid] > bound)
 
     while remaining and not explain:
+        r = len(rounds)
+        if shadow is not None and above is not None:
+            if r and (r > len(above.path) or path[r - 1][0] != above.path[r - 1][0]):
+                shadow = None  # the runs part ways: no bounds from here on
+            elif r < len(shadow):
+                bounds = shadow[r]
+                for pid in list(remaining):
+                    bound = bounds.get(pid)
+                    if bound is None:
+                        drop(pid)  # out of money with more of it: out here too
+                    elif bound > lows[pid]:
+                        lows[pid] = bound
         chosen = choose()
+        if kept is not None:
+            kept.append({pid: lows[pid] for pid in remaining})
         if chosen is None:
             break
         winner, rho, level, passes = chosen
@@ -598,8 +720,8 @@ def run_np(
         for pid in order:
             if (
                 best is not None
-                and above(pid, best, best_f)
-                and (target is None or above(pid, target, target_f))
+                and beyond(pid, best, best_f)
+                and (target is None or beyond(pid, target, target_f))
             ):
                 continue
             if pid in dirty:
@@ -652,6 +774,7 @@ def run_np(
         ties=ties,
         path=path,
         certified=certified and certify is not None and len(certify) == len(rounds),
+        bounds=kept,
     )
 
 
