@@ -383,11 +383,13 @@ def run_np(
         voters, u, units, m, ratio, total_u, u_min, total_units = found
         k = len(voters)
         # the common case first: everyone can pay an equal share of the cost per utility
-        low = float(ratio.min())
-        everyone_pays = c / (total_units * unit[pid])
-        if Fraction(low - 2 * (err / u_min + 4 * EPS * low)) >= everyone_pays:
-            split[pid] = (voters[:0], voters, units)
-            return everyone_pays
+        # (a probe's bracket has ruled it out in floats: the walk below finds it anyway)
+        if reuse is None:
+            low = float(ratio.min())
+            everyone_pays = c / (total_units * unit[pid])
+            if Fraction(low - 2 * (err / u_min + 4 * EPS * low)) >= everyone_pays:
+                split[pid] = (voters[:0], voters, units)
+                return everyone_pays
         total_m = float(m.sum())
         slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:  # unaffordable, as the exact sum confirms
@@ -410,14 +412,23 @@ def run_np(
         rho = walk(pid, voters, units, sure_poor, sure_rich, k - poor_count - rich_count)
         if rho is None:
             return None
-        # the floats' sides, confirmed exactly (else every supporter is taken exactly)
+        # the floats' sides, confirmed exactly (else every supporter is taken exactly);
+        # ``float(rho)`` is within a rounding of ``rho``: exact comparisons only where the
+        # floats are that close
+        rf = float(rho)
         if poor_count:
             top = float(ratio[sure_poor].max())
-            if not Fraction(top + 2 * (e_u + 4 * EPS * top)) < rho:
+            edge = top + 2 * (e_u + 4 * EPS * top)
+            if not (
+                edge < rf * (1 - 4 * EPS) or (edge <= rf * (1 + 4 * EPS) and Fraction(edge) < rho)
+            ):
                 return walk_all(pid, voters, units)
         if rich_count:
             bottom = float(ratio[sure_rich].min())
-            if not Fraction(bottom - 2 * (e_u + 4 * EPS * bottom)) >= rho:
+            edge = bottom - 2 * (e_u + 4 * EPS * bottom)
+            if not (
+                edge > rf * (1 + 4 * EPS) or (edge >= rf * (1 - 4 * EPS) and Fraction(edge) >= rho)
+            ):
                 return walk_all(pid, voters, units)
         return rho
 
@@ -462,8 +473,11 @@ def run_np(
         as ``mes.run`` walks; None (and the shortfall) if they cannot afford it."""
         c = cost[pid]
         one = unit[pid]
-        paid = exact_sum(voters[poor])
-        left_units = int(units[rich].sum())
+        poor_voters = voters[poor]
+        rich_voters = voters[rich]
+        rich_units = units[rich]
+        paid = exact_sum(poor_voters)
+        left_units = int(rich_units.sum())
         middle: list[tuple[Fraction, int, int]] = []
         taken = 0
         if unsure_count:
@@ -486,15 +500,15 @@ def run_np(
             shortfall[pid] = c - paid
             return None
         if not middle:  # nobody was walked: the floats' sides are the split
-            split[pid] = (voters[poor], voters[rich], units[rich])
+            split[pid] = (poor_voters, rich_voters, rich_units)
         else:
             taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
             kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
             kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
             split[pid] = (
-                np.concatenate([voters[poor], taken_voters]),
-                np.concatenate([kept_voters, voters[rich]]),
-                np.concatenate([kept_units, units[rich]]),
+                np.concatenate([poor_voters, taken_voters]),
+                np.concatenate([kept_voters, rich_voters]),
+                np.concatenate([kept_units, rich_units]),
             )
         return (c - paid) / (left_units * one)
 
@@ -646,11 +660,11 @@ def run_np(
             payments.sort(key=_payment_order)
         else:
             rows[len(pays), rich_set] = rich_units.astype(rows.dtype)
-        one = unit[winner]
-        append_pay(rho * one)
+        pay = rho * unit[winner]
+        append_pay(pay)
         # rich payers: float money minus the float payment; a payer left with exactly
         # nothing drops out (checked exactly where the floats cannot tell)
-        rf = float(rho * one)
+        rf = float(pay)
         err += 4 * EPS * bf
         alive[poor_set] = False
         money[poor_set] = 0.0
