@@ -300,7 +300,7 @@ def test_float_fixed_point_ends_when_rounding_makes_voters_take_turns() -> None:
     before = signal.signal(signal.SIGALRM, stuck)
     signal.alarm(5)
     try:
-        guess, poor = mes_np._fixed_point(ratio, u, m, 5999999999999998.0, float(u.sum()))
+        guess, poor, _ = mes_np._fixed_point(ratio, u, m, 5999999999999998.0, float(u.sum()))
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, before)

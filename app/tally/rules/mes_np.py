@@ -82,28 +82,31 @@ Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float,
 
 def _fixed_point(
     ratio: np.ndarray, u: np.ndarray, m: np.ndarray, cost: float, total_u: float
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, float]:
     """A float price and the supporters poorer than it (money per utility ``ratio``, money
     ``m``, utility ``u``): with those poorer than a lower bound of the price paying all they
     have, ``(cost - their money) / (utility of the others)`` is a higher lower bound (every
     split of the supporters gives one, the true split the price); repeat until nobody changes
     side. The poor only ever grow (in exact arithmetic the price only rises as they do; the
     floats' rounding could otherwise make two sets take turns for ever), so this ends within
-    as many rounds as there are supporters."""
+    as many rounds as there are supporters. Also returns the utility of the others (sums
+    over a mask as dot products: several times faster than selecting first)."""
     guess = cost / total_u
     poor = ratio < guess
-    count = int(poor.sum())
+    count = int(np.count_nonzero(poor))
+    rest_u = total_u
     while count:
-        rest_u = total_u - float(u[poor].sum())
+        weights = poor.astype(np.float64)
+        rest_u = total_u - float(u @ weights)
         if rest_u <= 0:
             break
-        guess = (cost - float(m[poor].sum())) / rest_u
+        guess = (cost - float(m @ weights)) / rest_u
         again = poor | (ratio < guess)
         grown = int(np.count_nonzero(again))
         if grown == count:
             break
         poor, count = again, grown
-    return guess, poor
+    return guess, poor, rest_u
 
 
 def _indices(mask: int) -> np.ndarray:
@@ -323,7 +326,7 @@ def run_np(
     split: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     #: project -> (its ``supporters``, float price, poor mask) from a probe's bracket, kept
     #: until its supporters next pay (for ``evaluate``)
-    bracketed: dict[str, tuple[Any, float, np.ndarray]] = {}
+    bracketed: dict[str, tuple[Any, float, np.ndarray, float]] = {}
 
     def exact_sum(voters: np.ndarray) -> Fraction:
         """The exact money of ``voters`` (all alive) together."""
@@ -398,10 +401,8 @@ def run_np(
                 shortfall[pid] = c - have
                 return None
             return walk_all(pid, voters, units)
-        guess, poor = (
-            _fixed_point(ratio, u, m, cf, total_u) if reuse is None else (reuse[1], reuse[2])
-        )
-        spread = slack / max(total_u - float(u[poor].sum()), u_min) + (SAFETY * 4 * EPS * guess)
+        guess, poor, rest_u = _fixed_point(ratio, u, m, cf, total_u) if reuse is None else reuse[1:]
+        spread = slack / max(rest_u, u_min) + (SAFETY * 4 * EPS * guess)
         # |float ratio - exact ratio| <= err / u + 4 * EPS * ratio <= e_u + 4 * EPS * ratio:
         # voters within SAFETY times that (plus ``spread``) of the float price are unsure
         e_u = err / u_min
@@ -540,7 +541,7 @@ def run_np(
         slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:
             return None
-        guess, poor = _fixed_point(ratio, u, m, cf, total_u)
+        guess, poor, rest_u = _fixed_point(ratio, u, m, cf, total_u)
         # the exact price is where sum(min(money, price * utility)) reaches the cost: bracket
         # it, the floats' sums being within ``slack`` of the exact ones
         below, over = guess * (1 - BRACKET), guess * (1 + BRACKET)
@@ -548,7 +549,7 @@ def run_np(
             float(np.minimum(m, below * u).sum()) + slack < cf
             and float(np.minimum(m, over * u).sum()) - slack > cf
         ):
-            bracketed[pid] = (found, guess, poor)
+            bracketed[pid] = (found, guess, poor, rest_u)
             return below, over, None
         q = evaluate(pid)
         if q is None:
