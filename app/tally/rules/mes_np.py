@@ -345,10 +345,13 @@ def run_np(
             total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
         return Fraction(total, scale)
 
-    def heads(voters: np.ndarray) -> int:
-        """How many voters ``voters`` stand for (each float's error is at most that many
-        times ``err``)."""
-        return len(voters) if weight is None else int(weight[voters].sum())
+    def heads(voters: np.ndarray, units: int) -> int:
+        """How many voters ``voters`` (of ``units`` utility units in all) stand for: each
+        float's error is at most that many times ``err`` (with cost utilities a voter is one
+        unit)."""
+        if weight is None:
+            return len(voters)
+        return units if prep.cost_utilities else int(weight[voters].sum())
 
     def signed_money(signatures: np.ndarray) -> tuple[list[int], int]:
         """The exact money of voters who paid (by round, in units) as in each row of
@@ -394,7 +397,7 @@ def run_np(
                 split[pid] = (voters[:0], voters, units)
                 return everyone_pays
         total_m = float(m.sum())
-        slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
+        slack = SAFETY * ((heads(voters, total_units) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:  # unaffordable, as the exact sum confirms
             have = exact_sum(voters)
             if have < c:
@@ -538,7 +541,7 @@ def run_np(
             pending[pid] = total_units
             return even * (1 - off), even * (1 + off), None
         total_m = float(m.sum())
-        slack = SAFETY * ((heads(voters) + 2) * err + (k + 4) * EPS * (cf + total_m))
+        slack = SAFETY * ((heads(voters, total_units) + 2) * err + (k + 4) * EPS * (cf + total_m))
         if total_m + slack < cf:
             return None
         guess, poor, rest_u = _fixed_point(ratio, u, m, cf, total_u)
@@ -670,9 +673,10 @@ def run_np(
         alive[poor_set] = False
         money[poor_set] = 0.0
         if len(rich_set):
-            money[rich_set] -= rf * rich_units.astype(np.float64)
+            left = money[rich_set] - rf * rich_units.astype(np.float64)
+            money[rich_set] = left
             floor = SAFETY * err if wf is None else SAFETY * err * wf[rich_set]
-            near = rich_set[money[rich_set] <= floor]
+            near = rich_set[left <= floor]
             for voter in near:
                 if exact_one(int(voter)) == 0:
                     alive[voter] = False
