@@ -541,3 +541,22 @@ def test_bounds_are_dropped_where_the_runs_part_ways() -> None:
     exact = mes.run(prep, Fraction(9), key, "pabutools")
     assert sorted(exact.selected) == ["B", "C", "D"]
     assert (low.selected, low.path) == (exact.selected, exact.path)
+
+
+@FAST
+@given(st.integers(1, 6), st.integers(1, 40), st.integers(1, 4), st.randoms())
+def test_distinct_columns_are_numpys_unique(rows: int, cols: int, top: int, rng: Any) -> None:
+    """The payment histories' grouping (``_distinct_columns``) is ``np.unique`` over the
+    columns, counts included."""
+    table = np.array(
+        [[rng.randint(0, top) for _ in range(cols)] for _ in range(rows)], dtype=np.uint16
+    )
+    keys, counts = mes_np._distinct_columns(table)
+    expected, expected_counts = np.unique(table.T, axis=0, return_counts=True)
+    assert np.array_equal(keys, expected)
+    assert counts == expected_counts.tolist()
+
+
+def test_primes() -> None:
+    assert mes_np._primes(10).tolist() == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    assert len(mes_np._primes(5000)) == 5000 and mes_np._primes(5000)[-1] == 48611
