@@ -488,7 +488,11 @@ def _add_one_bracketed(
     galloping: a certified probe skips everything up to it and the next probe is twice as
     far (the first one 64 steps far); a failed one is given up at its first failed round and
     retried a quarter as far, never again as far as a failed one (bisecting below it), down to
-    the very next budget, which is run in full whether it certifies or not.
+    the very next budget. There the next ``BLOCK`` budgets are run one by one, from the top
+    down, each run given the lower bounds of the one above it (``run_np``'s ``above``: with
+    the same winners so far, prices at a lower budget are at least those at a higher one), and
+    the search goes on from the top of the block with a probe ``BLOCK`` budgets further that
+    runs to its end: certified, the galloping resumes; not, it tops the next block.
     """
     from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, collapsed, run_np
 
@@ -559,54 +563,57 @@ def _add_one_bracketed(
         if failed is not None and k >= failed:
             k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
         if k == last_k + 1:
-            # The next budgets are run one by one, as a block from the top down: each run's
-            # bounds spare the one below it most of its estimates. Where the top goes over
-            # the budget (the end of the schedule is in the block), from the bottom up
-            # instead, bounded by the top, to stop at the first budget that goes over.
             top = last_k + BLOCK
             roof = ceiling if failed is not None and failed > top else None
             highest = exact_run(Fraction(base + top), above=roof, keep_bounds=True)
             runs += 1
-            block: list[tuple[int, RunResult]] = []  # from the top down
-            if total_cost(prep, highest.selected) > budget:
-                for j in range(last_k + 1, top):
-                    probe = exact_run(Fraction(base + j), above=highest)
-                    runs += 1
-                    block.insert(0, (j, probe))
-                    if total_cost(prep, probe.selected) > budget:
-                        break
-                else:
-                    block.insert(0, (top, highest))
-            else:
-                block.append((top, highest))
-                above = highest
-                for j in range(top - 1, last_k, -1):
-                    above = exact_run(Fraction(base + j), above=above, keep_bounds=True)
-                    block.append((j, above))
-                    runs += 1
-            for j, probe in reversed(block):
+        else:
+            # right after a block a probe runs to its end: if it fails, it tops the next block
+            roof = ceiling if failed is not None and failed > k else None
+            probe = probe_at(k, not after_block, roof)
+            runs += 1
+            if probe.certified:
+                step = 2 * (k - last_k)
+                last, last_k = probe, k
+                after_block = False
+                if failed is not None and failed <= k:  # pragma: no cover - bisection stays below
+                    failed = ceiling = None
+                continue
+            if not after_block:
+                failed, ceiling = k, probe
+                step = max(1, (k - last_k) // 4)
+                continue
+            top, highest = k, probe
+        # The budgets up to ``top`` are run one by one, as a block from the top down: each
+        # run's bounds spare the one below it most of its estimates. Where the top goes over
+        # the budget (the end of the schedule is in the block), from the bottom up instead,
+        # bounded by the top, to stop at the first budget that goes over.
+        block: list[tuple[int, RunResult]] = []  # from the top down
+        if total_cost(prep, highest.selected) > budget:
+            for j in range(last_k + 1, top):
+                probe = exact_run(Fraction(base + j), above=highest)
+                runs += 1
+                block.insert(0, (j, probe))
                 if total_cost(prep, probe.selected) > budget:
-                    return done(f"per-voter budget {base + j} goes over")
-                last, last_k = probe, j
-                if len(probe.selected) == everything:
-                    return done("every supported project is funded")
-            if failed is not None and failed <= last_k:
-                failed = ceiling = None
-            step, after_block = len(block), True
-            continue
-        probe = probe_at(k, True, ceiling if failed is not None and failed > k else None)
-        runs += 1
-        if probe.certified:
-            step = 2 * (k - last_k)
-            last, last_k = probe, k
-            after_block = False
-            if failed is not None and failed <= k:  # pragma: no cover - bisection stays below
-                failed = ceiling = None
-            continue
-        failed, ceiling = k, probe
-        # right after a block, certificates fail here: the next block at once
-        step = 1 if after_block else max(1, (k - last_k) // 4)
-        after_block = False
+                    break
+            else:
+                block.insert(0, (top, highest))
+        else:
+            block.append((top, highest))
+            above = highest
+            for j in range(top - 1, last_k, -1):
+                above = exact_run(Fraction(base + j), above=above, keep_bounds=True)
+                block.append((j, above))
+                runs += 1
+        for j, probe in reversed(block):
+            if total_cost(prep, probe.selected) > budget:
+                return done(f"per-voter budget {base + j} goes over")
+            last, last_k = probe, j
+            if len(probe.selected) == everything:
+                return done("every supported project is funded")
+        if failed is not None and failed <= last_k:
+            failed = ceiling = None
+        step, after_block = BLOCK, True
 
 
 def explain(
