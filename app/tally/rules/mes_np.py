@@ -22,6 +22,10 @@ The same algorithm, decisions and outcome as ``mes.run`` (which stays the refere
   half their error bound). The add-one search's probes (``explain`` false) only bracket
   prices in floats and compute the exact ones where a decision needs them.
 
+The add-one search's probes may run on collapsed rows (``collapsed``: identical voters as
+one row of that many times one voter's money and utilities, the same decisions) and take
+lower bounds from a run at a higher budget (``run_np``'s ``above``).
+
 Used when every utility is an integer number of units (costs for approval and choose-1
 ballots, integer points otherwise) and the money fits floats' safe range; otherwise
 ``mes.run`` counts in ``Fraction``s alone.
