@@ -560,3 +560,16 @@ def test_distinct_columns_are_numpys_unique(rows: int, cols: int, top: int, rng:
 def test_primes() -> None:
     assert mes_np._primes(10).tolist() == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
     assert len(mes_np._primes(5000)) == 5000 and mes_np._primes(5000)[-1] == 48611
+
+
+@FAST
+@given(st.integers(1, 3000), st.randoms())
+def test_bitsets_from_compact_arrays_are_the_same(n: int, rng: Any) -> None:
+    """``prepare``'s voters in an ``array('i')`` make the bitset that a list of them makes
+    (numpy packs the bits of the long ones)."""
+    from array import array
+
+    voters = sorted(rng.sample(range(n), rng.randint(0, n)))
+    expected = sum(1 << v for v in voters)
+    assert mes._bitset(array("i", voters), n) == expected
+    assert mes._bitset(voters, n) == expected

@@ -133,6 +133,13 @@ def prepare(election: Election) -> Prepared:
 
 
 def _bitset(indices: Sequence[int], n: int) -> int:
+    if isinstance(indices, array) and len(indices) > 64:  # (prepare's, for equal shares,
+        # which loads numpy anyway): one byte per voter, packed to bits by numpy
+        import numpy as np
+
+        flags = np.zeros(n, dtype=np.uint8)
+        flags[np.frombuffer(indices, dtype=f"i{indices.itemsize}")] = 1
+        return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
     if len(indices) > n >> 4:  # dense: one character per voter, read as binary digits
         text = bytearray(b"0" * n)
         for i in indices:
