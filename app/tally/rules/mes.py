@@ -569,6 +569,19 @@ def _add_one_bracketed(
         k = last_k + step
         if failed is not None and k >= failed:
             k = last_k + max(1, (failed - last_k) // 2)  # stay below it: bisect
+        if k == last_k + 1 and probing is None:  # (bitsets: no bounds to pass down, so no
+            # blocks: the next budget, certified or not)
+            probe = probe_at(k, False)
+            runs += 1
+            if probe.certified:
+                step, last, last_k = 2, probe, k
+                continue
+            if total_cost(prep, probe.selected) > budget:
+                return done(f"per-voter budget {base + k} goes over")
+            last, last_k, step, failed = probe, k, 1, None
+            if len(probe.selected) == everything:
+                return done("every supported project is funded")
+            continue
         if k == last_k + 1:
             top = last_k + BLOCK
             roof = ceiling if failed is not None and failed > top else None
