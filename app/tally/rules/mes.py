@@ -546,6 +546,17 @@ def _add_one_bracketed(
     if len(last.selected) == everything:
         return done("every supported project is funded")
 
+    def take(k: int, probe: RunResult) -> Add1Result | None:
+        """The uncertified run at schedule point ``k`` as the outcome so far, or the search's
+        end where it goes over the budget or funds every supported project."""
+        nonlocal last, last_k
+        if total_cost(prep, probe.selected) > budget:
+            return done(f"per-voter budget {base + k} goes over")
+        last, last_k = probe, k
+        if len(probe.selected) == everything:
+            return done("every supported project is funded")
+        return None
+
     def probe_at(k: int, give_up: bool, above: RunResult | None = None) -> RunResult:
         return exact_run(
             Fraction(base + k), certify=last.path, give_up=give_up, above=above, keep_bounds=True
@@ -576,11 +587,10 @@ def _add_one_bracketed(
             if probe.certified:
                 step, last, last_k = 2, probe, k
                 continue
-            if total_cost(prep, probe.selected) > budget:
-                return done(f"per-voter budget {base + k} goes over")
-            last, last_k, step, failed = probe, k, 1, None
-            if len(probe.selected) == everything:
-                return done("every supported project is funded")
+            ended = take(k, probe)
+            if ended is not None:
+                return ended
+            step, failed = 1, None
             continue
         if k == last_k + 1:
             top = last_k + BLOCK
@@ -626,11 +636,9 @@ def _add_one_bracketed(
                 block.append((j, above))
                 runs += 1
         for j, probe in reversed(block):
-            if total_cost(prep, probe.selected) > budget:
-                return done(f"per-voter budget {base + j} goes over")
-            last, last_k = probe, j
-            if len(probe.selected) == everything:
-                return done("every supported project is funded")
+            ended = take(j, probe)
+            if ended is not None:
+                return ended
         if failed is not None and failed <= last_k:
             failed = ceiling = None
         step, after_block = BLOCK, True
