@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 
 from app.tally.model import Election, TallyError
+from app.tally.rules.common import collapsed
 
 TIE_BREAKS = ("default", "pabutools")
 TieKey = tuple[Fraction | int | str | bytes, ...]
@@ -27,12 +28,8 @@ def lot(seed: bytes, project_id: str) -> bytes:
 def supporters(election: Election) -> dict[str, int]:
     """Number of ballots that include each project."""
     counts = dict.fromkeys(election.projects, 0)
-    tallied: dict[int, int] = {}
-    for ballot in election.ballots:  # identical ballots are one shared object
-        tallied[id(ballot)] = tallied.get(id(ballot), 0) + 1
-    objects = {id(b): b for b in election.ballots}
-    for key, n in tallied.items():
-        for pid in objects[key].projects:
+    for ballot, n in collapsed(election):
+        for pid in ballot.projects:
             counts[pid] += n
     return counts
 
