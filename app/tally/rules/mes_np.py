@@ -118,6 +118,185 @@ def _indices(mask: int) -> np.ndarray:
     return np.flatnonzero(bits == 49)
 
 
+class Ledger:
+    """The exact money of one run's voters: the budget is ``whole / scale``, and round ``r``
+    took ``ints[r] / scale`` per unit of utility from the voters with ``rows[r, voter]``
+    units (those who paid their share; the round's other supporters paid all they had and
+    have nothing left). Sums of many terms cost one ``Fraction`` at the end, not one per
+    term."""
+
+    __slots__ = ("whole", "scale", "ints", "pays", "rows", "weight")
+
+    def __init__(self, b: Fraction, rows: np.ndarray, weight: np.ndarray | None) -> None:
+        self.whole = b.numerator
+        self.scale = b.denominator
+        self.ints: list[int] = []
+        self.pays: list[Fraction] = []  # per round: what one unit of utility paid
+        self.rows = rows
+        self.weight = weight
+
+    def sum(self, voters: np.ndarray) -> Fraction:
+        """The exact money of ``voters`` (all with money left) together."""
+        weight = self.weight
+        total = (len(voters) if weight is None else int(weight[voters].sum())) * self.whole
+        r = len(self.ints)
+        if r and len(voters):
+            units = self.rows[:r, voters].sum(axis=1, dtype=np.int64).tolist()
+            total -= sum(a * k for a, k in zip(self.ints, units, strict=True) if k)
+        return Fraction(total, self.scale)
+
+    def one(self, voter: int) -> Fraction:
+        total = self.whole if self.weight is None else self.whole * int(self.weight[voter])
+        r = len(self.ints)
+        if r:
+            units = self.rows[:r, voter].tolist()
+            total -= sum(a * k for a, k in zip(self.ints, units, strict=True) if k)
+        return Fraction(total, self.scale)
+
+    def signed(self, signatures: np.ndarray) -> tuple[list[int], int]:
+        """The exact money of voters who paid (by round, in units) as in each row of
+        ``signatures``: numerators over one common denominator, and that denominator."""
+        paid = signatures.astype(object) @ np.array(self.ints, dtype=object)
+        return [self.whole - int(x) for x in paid.tolist()], self.scale
+
+    def append(self, pay: Fraction) -> None:
+        """The next round took ``pay`` per unit of utility."""
+        self.pays.append(pay)
+        q = pay.denominator
+        if self.scale % q:
+            factor = q // math.gcd(self.scale, q)
+            self.scale *= factor
+            self.whole *= factor
+            self.ints[:] = [a * factor for a in self.ints]
+        self.ints.append(pay.numerator * (self.scale // q))
+
+
+#: who pays a project if it wins: (the poor, who pay all they have; the rich, who pay their
+#: share; the rich's utility units)
+Split = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def exact_price(
+    ledger: Ledger,
+    c: Fraction,
+    cf: float,
+    one: Fraction,
+    found: Found,
+    err: float,
+    heads: int,
+    reuse: tuple[float, np.ndarray, float] | None = None,
+) -> tuple[Fraction | None, Any]:
+    """The exact price of a project of cost ``c`` (``cf`` as a float; a unit of utility is
+    worth ``one``) whose supporters with money are ``found``, and who pays it; or None and
+    the shortfall if they cannot afford it. ``err`` bounds the error of each voter's float
+    money, ``heads`` is how many voters ``found`` stands for, ``reuse`` a bracket's float
+    price, poor mask and utility of the others.
+
+    Floats first (``_fixed_point``); then the supporters whose float ratio is within the
+    error bound of that price are walked exactly, in exact order, between the surely poor
+    and the surely rich, whose sides are confirmed exactly."""
+    voters, u, units, m, ratio, total_u, u_min, total_units = found
+    k = len(voters)
+    # the common case first: everyone can pay an equal share of the cost per utility (a
+    # probe's bracket has ruled it out in floats: the walk below finds it anyway)
+    if reuse is None:
+        low = float(ratio.min())
+        everyone_pays = c / (total_units * one)
+        if Fraction(low - 2 * (err / u_min + 4 * EPS * low)) >= everyone_pays:
+            return everyone_pays, (voters[:0], voters, units)
+    total_m = float(m.sum())
+    slack = SAFETY * ((heads + 2) * err + (k + 4) * EPS * (cf + total_m))
+    if total_m + slack < cf:  # unaffordable, as the exact sum confirms
+        have = ledger.sum(voters)
+        if have < c:
+            return None, c - have
+        return _walk(ledger, c, one, voters, units, None, None)
+    guess, poor, rest_u = _fixed_point(ratio, u, m, cf, total_u) if reuse is None else reuse
+    spread = slack / max(rest_u, u_min) + (SAFETY * 4 * EPS * guess)
+    # |float ratio - exact ratio| <= err / u + 4 * EPS * ratio <= e_u + 4 * EPS * ratio:
+    # voters within SAFETY times that (plus ``spread``) of the float price are unsure
+    e_u = err / u_min
+    sure_poor = ratio < (guess - SAFETY * e_u - spread) / (1 + 8 * SAFETY * EPS)
+    sure_rich = ratio > (guess + SAFETY * e_u + spread) / (1 - 8 * SAFETY * EPS)
+    poor_count = int(np.count_nonzero(sure_poor))
+    rich_count = int(np.count_nonzero(sure_rich))
+    rho, detail = _walk(ledger, c, one, voters, units, sure_poor, sure_rich)
+    if rho is None:
+        return None, detail
+    # the floats' sides, confirmed exactly (else every supporter is taken exactly);
+    # ``float(rho)`` is within a rounding of ``rho``: exact comparisons only where the
+    # floats are that close
+    rf = float(rho)
+    if poor_count:
+        top = float(ratio[sure_poor].max())
+        edge = top + 2 * (e_u + 4 * EPS * top)
+        if not (edge < rf * (1 - 4 * EPS) or (edge <= rf * (1 + 4 * EPS) and Fraction(edge) < rho)):
+            return _walk(ledger, c, one, voters, units, None, None)
+    if rich_count:
+        bottom = float(ratio[sure_rich].min())
+        edge = bottom - 2 * (e_u + 4 * EPS * bottom)
+        if not (
+            edge > rf * (1 + 4 * EPS) or (edge >= rf * (1 - 4 * EPS) and Fraction(edge) >= rho)
+        ):
+            return _walk(ledger, c, one, voters, units, None, None)
+    return rho, detail
+
+
+def _walk(
+    ledger: Ledger,
+    c: Fraction,
+    one: Fraction,
+    voters: np.ndarray,
+    units: np.ndarray,
+    poor: np.ndarray | None,
+    rich: np.ndarray | None,
+) -> tuple[Fraction | None, Any]:
+    """The exact price of a project of cost ``c`` with the supporters ``voters`` in ``poor``
+    (a mask over them) paying all they have, those in ``rich`` their share, and the others
+    walked in exact order of money per utility between them, as ``mes.run`` walks (with
+    ``poor`` and ``rich`` None, every supporter is walked); who pays it; or None and the
+    shortfall if they cannot afford it."""
+    walked_all = poor is None or rich is None
+    if poor is None or rich is None:
+        poor = rich = np.zeros(len(voters), dtype=bool)
+    poor_voters = voters[poor]
+    rich_voters = voters[rich]
+    rich_units = units[rich]
+    paid = ledger.sum(poor_voters)
+    left_units = int(rich_units.sum())
+    middle: list[tuple[Fraction, int, int]] = []
+    taken = 0
+    unsure = ~(poor | rich)
+    if unsure.any():
+        left_units += int(units[unsure].sum())
+        middle = [
+            (ledger.one(w), units_j, w)
+            for w, units_j in zip(voters[unsure].tolist(), units[unsure].tolist(), strict=True)
+        ]
+        middle.sort(key=lambda item: item[0] / item[1])
+        for v, units_j, _ in middle:
+            if (c - paid) * units_j <= v * left_units:
+                break  # its share (c - paid) / (left * one) * (units_j * one) is within v
+            paid += v
+            left_units -= units_j
+            taken += 1
+    if left_units == 0:
+        if paid >= c and not walked_all:  # the floats' poor could in fact pay: take all exactly
+            return _walk(ledger, c, one, voters, units, None, None)
+        return None, c - paid
+    if not middle:  # nobody was walked: the floats' sides are the split
+        return (c - paid) / (left_units * one), (poor_voters, rich_voters, rich_units)
+    taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
+    kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
+    kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
+    split = (
+        np.concatenate([poor_voters, taken_voters]),
+        np.concatenate([kept_voters, rich_voters]),
+        np.concatenate([kept_units, rich_units]),
+    )
+    return (c - paid) / (left_units * one), split
+
+
 def arrays_of(prep: Prepared) -> Arrays | None:
     """The arrays of the election, or None if a utility is not a whole number of units or a
     cost, utility or budget is outside floats' safe range (then ``mes.run`` counts)."""
@@ -329,12 +508,7 @@ def run_np(
     money = np.full(n, bf) if wf is None else bf * wf
     alive = np.ones(n, dtype=bool)
     rows = np.zeros((max(1, len(prep.candidates)), n), dtype=arrays.row_type)
-    pays: list[Fraction] = []  # per round: what one unit of utility paid (rho * unit)
-    # the same as integers over a common denominator: b = whole / scale, pays[r] = ints[r] /
-    # scale (sums of many terms cost one Fraction at the end, not one per term)
-    scale = b.denominator
-    whole = b.numerator
-    ints: list[int] = []
+    ledger = Ledger(b, rows, weight)
     err = 2 * EPS * bf  # bound on |float money - exact money| of every voter still alive
     selected: list[str] = list(sorted(prep.free, key=tie_key))
     rounds: list[Round] = []
@@ -356,22 +530,7 @@ def run_np(
     #: until its supporters next pay (for ``evaluate``)
     bracketed: dict[str, tuple[Any, float, np.ndarray, float]] = {}
 
-    def exact_sum(voters: np.ndarray) -> Fraction:
-        """The exact money of ``voters`` (all alive) together."""
-        total = (len(voters) if weight is None else int(weight[voters].sum())) * whole
-        r = len(ints)
-        if r and len(voters):
-            units = rows[:r, voters].sum(axis=1, dtype=np.int64).tolist()
-            total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
-        return Fraction(total, scale)
-
-    def exact_one(voter: int) -> Fraction:
-        total = whole if weight is None else whole * int(weight[voter])
-        r = len(ints)
-        if r:
-            units = rows[:r, voter].tolist()
-            total -= sum(a * k for a, k in zip(ints, units, strict=True) if k)
-        return Fraction(total, scale)
+    exact_sum, exact_one, signed_money = ledger.sum, ledger.one, ledger.signed
 
     def heads(voters: np.ndarray, units: int) -> int:
         """How many voters ``voters`` (of ``units`` utility units in all) stand for: each
@@ -381,87 +540,30 @@ def run_np(
             return len(voters)
         return units if prep.cost_utilities else int(weight[voters].sum())
 
-    def signed_money(signatures: np.ndarray) -> tuple[list[int], int]:
-        """The exact money of voters who paid (by round, in units) as in each row of
-        ``signatures``: numerators over one common denominator, and that denominator."""
-        paid = signatures.astype(object) @ np.array(ints, dtype=object)
-        return [whole - int(x) for x in paid.tolist()], scale
-
-    def append_pay(pay: Fraction) -> None:
-        nonlocal scale, whole
-        pays.append(pay)
-        q = pay.denominator
-        if scale % q:
-            factor = q // math.gcd(scale, q)
-            scale *= factor
-            whole *= factor
-            ints[:] = [a * factor for a in ints]
-        ints.append(pay.numerator * (scale // q))
-
     def evaluate(pid: str) -> Fraction | None:
         """The exact price of ``pid`` now, or None (and its shortfall) if its supporters
-        cannot afford it. Records its poor and rich supporters (for paying).
-
-        Floats first (``_fixed_point``); then the supporters whose float ratio is within the
-        error bound of that price are walked exactly, in exact order, between the surely
-        poor and the surely rich, whose sides are confirmed exactly."""
+        cannot afford it. Records its poor and rich supporters (for paying)."""
         nonlocal evaluations
         evaluations += 1
-        c = cost[pid]
-        cf = cost_f[pid]
         reuse = bracketed.pop(pid, None)
         found = supporters(pid) if reuse is None else reuse[0]
         if found is None:
-            shortfall[pid] = c
+            shortfall[pid] = cost[pid]
             return None
-        voters, u, units, m, ratio, total_u, u_min, total_units = found
-        k = len(voters)
-        # the common case first: everyone can pay an equal share of the cost per utility
-        # (a probe's bracket has ruled it out in floats: the walk below finds it anyway)
-        if reuse is None:
-            low = float(ratio.min())
-            everyone_pays = c / (total_units * unit[pid])
-            if Fraction(low - 2 * (err / u_min + 4 * EPS * low)) >= everyone_pays:
-                split[pid] = (voters[:0], voters, units)
-                return everyone_pays
-        total_m = float(m.sum())
-        slack = SAFETY * ((heads(voters, total_units) + 2) * err + (k + 4) * EPS * (cf + total_m))
-        if total_m + slack < cf:  # unaffordable, as the exact sum confirms
-            have = exact_sum(voters)
-            if have < c:
-                shortfall[pid] = c - have
-                return None
-            return walk_all(pid, voters, units)
-        guess, poor, rest_u = _fixed_point(ratio, u, m, cf, total_u) if reuse is None else reuse[1:]
-        spread = slack / max(rest_u, u_min) + (SAFETY * 4 * EPS * guess)
-        # |float ratio - exact ratio| <= err / u + 4 * EPS * ratio <= e_u + 4 * EPS * ratio:
-        # voters within SAFETY times that (plus ``spread``) of the float price are unsure
-        e_u = err / u_min
-        sure_poor = ratio < (guess - SAFETY * e_u - spread) / (1 + 8 * SAFETY * EPS)
-        sure_rich = ratio > (guess + SAFETY * e_u + spread) / (1 - 8 * SAFETY * EPS)
-        poor_count = int(np.count_nonzero(sure_poor))
-        rich_count = int(np.count_nonzero(sure_rich))
-        rho = walk(pid, voters, units, sure_poor, sure_rich, k - poor_count - rich_count)
+        rho, detail = exact_price(
+            ledger,
+            cost[pid],
+            cost_f[pid],
+            unit[pid],
+            found,
+            err,
+            heads(found[0], found[7]),
+            None if reuse is None else reuse[1:],
+        )
         if rho is None:
-            return None
-        # the floats' sides, confirmed exactly (else every supporter is taken exactly);
-        # ``float(rho)`` is within a rounding of ``rho``: exact comparisons only where the
-        # floats are that close
-        rf = float(rho)
-        if poor_count:
-            top = float(ratio[sure_poor].max())
-            edge = top + 2 * (e_u + 4 * EPS * top)
-            if not (
-                edge < rf * (1 - 4 * EPS) or (edge <= rf * (1 + 4 * EPS) and Fraction(edge) < rho)
-            ):
-                return walk_all(pid, voters, units)
-        if rich_count:
-            bottom = float(ratio[sure_rich].min())
-            edge = bottom - 2 * (e_u + 4 * EPS * bottom)
-            if not (
-                edge > rf * (1 + 4 * EPS) or (edge >= rf * (1 - 4 * EPS) and Fraction(edge) >= rho)
-            ):
-                return walk_all(pid, voters, units)
+            shortfall[pid] = detail
+        else:
+            split[pid] = detail
         return rho
 
     def supporters(pid: str) -> Found | None:
@@ -485,64 +587,6 @@ def run_np(
         # error is bounded by err over one voter's utility)
         u_min = float(u.min()) if umin is None else umin[pid]
         return voters, u, units, m, m / u, float(u.sum()), u_min, int(units.sum())
-
-    def walk_all(pid: str, voters: np.ndarray, units: np.ndarray) -> Fraction | None:
-        """``walk`` with every supporter taken exactly (where the floats could not tell)."""
-        nobody = np.zeros(len(voters), dtype=bool)
-        return walk(pid, voters, units, nobody, nobody, len(voters))
-
-    def walk(
-        pid: str,
-        voters: np.ndarray,
-        units: np.ndarray,
-        poor: np.ndarray,
-        rich: np.ndarray,
-        unsure_count: int,
-    ) -> Fraction | None:
-        """The exact price of ``pid`` with the supporters in ``poor`` (a mask over
-        ``voters``) paying all they have, those in ``rich`` their share, and the others
-        (``unsure_count`` of them) walked in exact order of money per utility between them,
-        as ``mes.run`` walks; None (and the shortfall) if they cannot afford it."""
-        c = cost[pid]
-        one = unit[pid]
-        poor_voters = voters[poor]
-        rich_voters = voters[rich]
-        rich_units = units[rich]
-        paid = exact_sum(poor_voters)
-        left_units = int(rich_units.sum())
-        middle: list[tuple[Fraction, int, int]] = []
-        taken = 0
-        if unsure_count:
-            unsure = ~(poor | rich)
-            left_units += int(units[unsure].sum())
-            middle = [
-                (exact_one(w), units_j, w)
-                for w, units_j in zip(voters[unsure].tolist(), units[unsure].tolist(), strict=True)
-            ]
-            middle.sort(key=lambda item: item[0] / item[1])
-            for v, units_j, _ in middle:
-                if (c - paid) * units_j <= v * left_units:
-                    break  # its share (c - paid) / (left * one) * (units_j * one) is within v
-                paid += v
-                left_units -= units_j
-                taken += 1
-        if left_units == 0:
-            if paid >= c:  # the floats' poor could in fact pay: take everyone exactly
-                return walk_all(pid, voters, units)
-            shortfall[pid] = c - paid
-            return None
-        if not middle:  # nobody was walked: the floats' sides are the split
-            split[pid] = (poor_voters, rich_voters, rich_units)
-        else:
-            taken_voters = np.array([w for _, _, w in middle[:taken]], dtype=np.intp)
-            kept_voters = np.array([w for _, _, w in middle[taken:]], dtype=np.intp)
-            kept_units = np.array([k for _, k, _ in middle[taken:]], dtype=units.dtype)
-            split[pid] = (
-                np.concatenate([poor_voters, taken_voters]),
-                np.concatenate([kept_voters, rich_voters]),
-                np.concatenate([kept_units, rich_units]),
-            )
-        return (c - paid) / (left_units * one)
 
     # Without ``explain`` (the add-one search's probes), prices are first bracketed in floats
     # and computed exactly only where a decision needs them: the winner (its payers), rivals
@@ -687,13 +731,21 @@ def run_np(
         payments: list[Payment] = []
         if explain:
             payments = _pay(
-                arrays, winner, rho, poor_set, rich_set, exact_sum, signed_money, rows, len(pays)
+                arrays,
+                winner,
+                rho,
+                poor_set,
+                rich_set,
+                exact_sum,
+                signed_money,
+                rows,
+                len(ledger.pays),
             )
             payments.sort(key=_payment_order)
         else:
-            rows[len(pays), rich_set] = rich_units.astype(rows.dtype)
+            rows[len(ledger.pays), rich_set] = rich_units.astype(rows.dtype)
         pay = rho * unit[winner]
-        append_pay(pay)
+        ledger.append(pay)
         # rich payers: float money minus the float payment; a payer left with exactly
         # nothing drops out (checked exactly where the floats cannot tell)
         rf = float(pay)
