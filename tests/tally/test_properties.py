@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pabutools.analysis.justifiedrepresentation import is_EJR_one_approval
 from pabutools.election import (
@@ -450,6 +450,86 @@ def test_certified_budgets_make_the_same_outcome_in_between(e: Election, gap: in
         for step in range(1, 4 * gap):
             middle = mes.run(prep, b1 + Fraction(step, 4), key, "pabutools")
             assert middle.selected == low.selected
+
+
+@st.composite
+def dear_projects(draw: st.DrawFn) -> Election:
+    """Elections with some projects too dear for their supporters at most budgets, and
+    many projects and voters: where the path certificate fails and the budget certificate
+    can hold (it needs a project out of reach)."""
+    kind = draw(st.sampled_from(["approval", "cumulative"]))
+    m = draw(st.integers(3, 10))
+    ids = [f"p{i}" for i in range(m)]
+    ballots = []
+    for _ in range(draw(st.integers(4, 30))):
+        chosen = draw(st.lists(st.sampled_from(ids), unique=True, min_size=1, max_size=m))
+        points = None
+        if kind == "cumulative":
+            points = tuple(Fraction(draw(st.integers(1, 4))) for _ in chosen)
+        ballots.append(Ballot(tuple(chosen), points))
+    costs = {pid: Fraction(draw(st.integers(1, 40))) for pid in ids}
+    e = Election(
+        budget=Fraction(draw(st.integers(1, int(sum(costs.values()))))),
+        projects={pid: Project(pid, c) for pid, c in costs.items()},
+        rules=BallotRules(kind),  # type: ignore[arg-type]
+        ballots=tuple(ballots),
+    )
+    pids = list(e.projects)
+    dear = draw(st.lists(st.sampled_from(pids), unique=True, min_size=1, max_size=3))
+    factor = draw(st.integers(5, 50))
+    projects = {
+        pid: Project(pid, p.cost * factor) if pid in dear else p for pid, p in e.projects.items()
+    }
+    return replace(e, projects=projects)
+
+
+@FAST
+@given(
+    st.one_of(dear_projects(), long_schedules()),
+    st.integers(1, 40),
+    st.integers(0, 12),
+    st.fractions(0, 1),
+    st.booleans(),
+)
+def test_budgets_within_the_limit_spend_at_most_it_in_between(
+    e: Election, gap: int, cut: int, share: Fraction, give_up: bool
+) -> None:
+    """The add-one budget certificate: where the run at b2 says every budget between b1 and
+    b2 spends at most a limit (``within``), each of them does (budgets an eighth of the gap
+    apart, and a quarter of that, run in Fractions) and none funds every supported project;
+    the run at b2 is still its whole outcome, as without a certificate. The path to certify
+    is the run at b1's cut short (``cut`` rounds), so that the certificate fails at any
+    round: what it certifies is still the rounds that passed."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assume(arrays is not None and prep.candidates)
+    assert arrays is not None
+    key = tie_key_function(e, "pabutools", b"")
+    b1 = e.budget / prep.n
+    b2 = b1 * (1 + Fraction(gap, 8))
+    low = mes_np.run_np(prep, arrays, b1, key, "pabutools", explain=False)
+    spent = mes.total_cost(prep, low.selected)
+    limit = spent + share * (sum(prep.cost.values(), Fraction(0)) - spent)
+    high = mes_np.run_np(
+        prep,
+        arrays,
+        b2,
+        key,
+        "pabutools",
+        explain=False,
+        certify=low.path[:cut],
+        give_up=give_up,
+        limit=limit,
+    )
+    if not high.within:
+        return
+    assert not high.certified
+    assert high.path == mes.run(prep, b2, key, "pabutools").path
+    everything = len(prep.candidates) + len(prep.free)
+    for step in range(0, 4 * gap + 1):
+        middle = mes.run(prep, b1 + (b2 - b1) * Fraction(step, 4 * gap), key, "pabutools")
+        assert mes.total_cost(prep, middle.selected) <= limit
+        assert len(middle.selected) < everything
 
 
 @settings(max_examples=20, deadline=None)

@@ -185,6 +185,9 @@ class RunResult:
     #: project still in the running (projects out of money are absent), for a run at a lower
     #: budget (``above``)
     bounds: list[dict[str, float]] | None = field(default=None, compare=False, repr=False)
+    #: with ``certify`` and ``limit`` (``mes_np.run_np``): the certificate failed, but every
+    #: budget between the two runs surely spends at most ``limit``
+    within: bool = field(default=False, compare=False)
 
 
 class _Class:
@@ -510,7 +513,7 @@ def _add_one_bracketed(
 
     def exact_run(b: Fraction, **options: Any) -> RunResult:
         if probing is None:  # (bitsets: no bounds, and a probe runs to its end)
-            for option in ("give_up", "above", "keep_bounds"):
+            for option in ("give_up", "above", "keep_bounds", "limit"):
                 options.pop(option, None)
             return run(prep, b, tie_key, tie_break, **options)
         return run_np(prep, probing, b, tie_key, tie_break, explain=False, **options)
@@ -559,7 +562,12 @@ def _add_one_bracketed(
 
     def probe_at(k: int, give_up: bool, above: RunResult | None = None) -> RunResult:
         return exact_run(
-            Fraction(base + k), certify=last.path, give_up=give_up, above=above, keep_bounds=True
+            Fraction(base + k),
+            certify=last.path,
+            give_up=give_up,
+            above=above,
+            keep_bounds=True,
+            limit=budget,
         )
 
     failed: int | None = None  # a probe beyond the current outcome that failed to certify
@@ -602,7 +610,7 @@ def _add_one_bracketed(
             roof = ceiling if failed is not None and failed > k else None
             probe = probe_at(k, not after_block, roof)
             runs += 1
-            if probe.certified:
+            if probe.certified or probe.within:
                 step = 2 * (k - last_k)
                 last, last_k = probe, k
                 after_block = False

@@ -479,6 +479,7 @@ def run_np(
     give_up: bool = False,
     above: RunResult | None = None,
     keep_bounds: bool = False,
+    limit: Fraction | None = None,
 ) -> RunResult:
     """``mes.run`` on arrays: the same result (see the module's docstring). Without
     ``explain``, the rounds carry no payments (the add-one search does not read them); with
@@ -489,7 +490,18 @@ def run_np(
     while this run picks the same winners as it did, every price here is at least the price
     there (the monotonicity in ``mes._add_one_bracketed``), so its lower bounds are lower
     bounds here too, and a project out of money there is out of money here: projects they
-    put beyond the round's best need no estimate."""
+    put beyond the round's best need no estimate.
+
+    ``limit`` (with ``certify``): where the certificate first fails, whether every budget
+    between the two runs surely spends at most ``limit`` (``within``), though they may not
+    all make the same decisions. They all made this run's decisions so far (the rounds the
+    certificate passed); from here on, a run at a budget in between can only buy projects
+    still in the running whose supporters, in that later round, hold their cost, and those
+    supporters have no more money then than they have here now (money only falls during a
+    run, and is at most what it is at the higher budget after the same decisions). So what
+    it spends is at most what this run has bought plus the cost of every project still in
+    the running whose supporters here hold its cost (``could_spend``). Such a run goes on to
+    its end (it is the outcome at its budget), with or without ``give_up``."""
     if not TINY < b < HUGE:
         raise ValueError("per-voter budget outside floats' safe range")
     if above is not None and not above.b > b:
@@ -776,6 +788,30 @@ def run_np(
         lf = lower_f[pid]
         return lf > bound_f or (lf == bound_f and lower[pid] > bound)
 
+    within = False
+
+    def could_spend() -> Fraction | None:
+        """What the runs at every budget between ``certify``'s and this one can spend, all
+        of which made this run's decisions so far (see the docstring); None where that
+        could be every project (add-one stops at a budget that funds them all)."""
+        maybe = []
+        for pid in remaining:
+            found = supporters(pid)
+            if found is None:
+                continue
+            voters, _, _, m, _, _, _, total_units = found
+            total_m = float(m.sum())
+            cf = cost_f[pid]
+            k = len(voters)
+            slack = SAFETY * (
+                (heads(voters, total_units) + 2) * err + (k + 4) * EPS * (cf + total_m)
+            )
+            if total_m + slack >= cf:
+                maybe.append(pid)
+        if len(selected) + len(maybe) == len(prep.candidates) + len(prep.free):
+            return None
+        return sum((cost[pid] for pid in selected + maybe), ZERO)
+
     while remaining and not explain:
         r = len(rounds)
         if shadow is not None and above is not None:
@@ -797,7 +833,10 @@ def run_np(
         winner, rho, level, passes = chosen
         if certified:
             certified = passes
-            if give_up and not certified:
+            if not certified and limit is not None:
+                at_most = could_spend()
+                within = at_most is not None and at_most <= limit
+            if give_up and not certified and not within:
                 break
         interval.pop(winner)
         pay_round(winner, rho, *split.pop(winner))
@@ -873,6 +912,7 @@ def run_np(
         ties=ties,
         path=path,
         certified=certified and certify is not None and len(certify) == len(rounds),
+        within=within,
         bounds=kept,
     )
 
