@@ -603,8 +603,13 @@ def _add_one_bracketed(
         if k == last_k + 1:
             top = last_k + BLOCK
             roof = ceiling if failed is not None and failed > top else None
-            highest = exact_run(Fraction(base + top), above=roof, keep_bounds=True)
+            highest = probe_at(top, False, roof)  # (it certifies the block, or tops it)
             runs += 1
+            if highest.certified or highest.within:
+                step, last, last_k, after_block = 2 * BLOCK, highest, top, False
+                if failed is not None and failed <= top:
+                    failed = ceiling = None
+                continue
         else:
             # right after a block a probe runs to its end: if it fails, it tops the next block
             roof = ceiling if failed is not None and failed > k else None
