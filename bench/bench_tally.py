@@ -46,8 +46,8 @@ SHORT, REPEAT = 0.1, 5  # calls under SHORT seconds: the best of REPEAT, on both
 FILES = [part for part in os.environ.get("PLAZA_BENCH_FILES", "").split(",") if part]
 RULES = [rule for rule in os.environ.get("PLAZA_BENCH_RULES", "").split(",") if rule]
 FLOAT = os.environ.get("PLAZA_BENCH_FLOAT", "1") != "0"
-#: Files whose add-one conformance is checked here (the slowest of Plaza's add-one runs; all
-#: but Toulouse 2022 are checked by the test suite too); see tests/tally/test_conformance.py.
+#: Files whose add-one conformance is checked and timed here (the slowest of Plaza's add-one
+#: runs; the test suite checks them too); see tests/tally/test_conformance.py.
 SLOW_ADD1 = (
     "France_Toulouse_2022",
     "Hungary_Budapest_2023_VIII_Jozsefvaros",

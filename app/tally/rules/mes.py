@@ -498,11 +498,19 @@ def _add_one_bracketed(
     galloping: a certified probe skips everything up to it and the next probe is twice as
     far (the first one 64 steps far); a failed one is given up at its first failed round and
     retried a quarter as far, never again as far as a failed one (bisecting below it), down to
-    the very next budget. There the next ``BLOCK`` budgets are run one by one, from the top
-    down, each run given the lower bounds of the one above it (``run_np``'s ``above``: with
-    the same winners so far, prices at a lower budget are at least those at a higher one), and
-    the search goes on from the top of the block with a probe ``BLOCK`` budgets further that
-    runs to its end: certified, the galloping resumes; not, it tops the next block.
+    the very next budget. There a block of the next ``BLOCK`` budgets begins: a probe at its
+    top runs to its end; if it fails, the budgets below it are bisected, each probe run to
+    its end and given the lower bounds of the nearest run above it (``run_np``'s ``above``:
+    with the same winners so far, prices at a lower budget are at least those at a higher
+    one); a probe that passes skips the budgets below it, one that fails is bisected below
+    in turn, so every budget of the block is run at most once. The search goes on from the
+    top of the block with a probe ``BLOCK`` budgets further that runs to its end: passed,
+    the galloping resumes; not, it tops the next block.
+
+    A probe passes where its certificate holds, and also where it fails but every budget in
+    between surely spends at most ``budget`` (``run_np``'s ``limit``, ADR 0005): add-one
+    needs only the first budget that goes over, so a stretch that cannot go over is skipped
+    whatever its outcomes, the probe's own (run to its end) becoming the last one.
     """
     from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, collapsed, run_np
 
@@ -627,31 +635,39 @@ def _add_one_bracketed(
                 step = max(1, (k - last_k) // 4)
                 continue
             top, highest = k, probe
-        # The budgets up to ``top`` are run one by one, as a block from the top down: each
-        # run's bounds spare the one below it most of its estimates. Where the top goes over
-        # the budget (the end of the schedule is in the block), from the bottom up instead,
-        # bounded by the top, to stop at the first budget that goes over.
-        block: list[tuple[int, RunResult]] = []  # from the top down
+        # The budgets below ``top``, where the top is within the budget: bisected, a probe
+        # halfway to the nearest run above (whose bounds spare it most of its estimates)
+        # that passes skips the budgets below it, and one that fails is one of the block's
+        # runs, bisected below in turn; every budget is run at most once, in the end from the
+        # bottom up. Where the top goes over the budget (the end of the schedule is in the
+        # block), from the bottom up, bounded by the top, to stop at the first budget over.
         if total_cost(prep, highest.selected) > budget:
             for j in range(last_k + 1, top):
                 probe = exact_run(Fraction(base + j), above=highest)
                 runs += 1
-                block.insert(0, (j, probe))
-                if total_cost(prep, probe.selected) > budget:
-                    break
-            else:
-                block.insert(0, (top, highest))
-        else:
-            block.append((top, highest))
-            above = highest
-            for j in range(top - 1, last_k, -1):
-                above = exact_run(Fraction(base + j), above=above, keep_bounds=True)
-                block.append((j, above))
-                runs += 1
-        for j, probe in reversed(block):
-            ended = take(j, probe)
+                ended = take(j, probe)
+                if ended is not None:
+                    return ended
+            ended = take(top, highest)
             if ended is not None:
                 return ended
+        else:
+            pending: list[tuple[int, RunResult]] = [(top, highest)]  # runs above, nearest first
+            while pending:
+                near, near_run = pending[0]
+                if near - last_k > 1:
+                    middle = (last_k + near) // 2
+                    probe = probe_at(middle, False, near_run)
+                    runs += 1
+                    if probe.certified or probe.within:
+                        last, last_k = probe, middle
+                    else:
+                        pending.insert(0, (middle, probe))
+                    continue
+                pending.pop(0)
+                ended = take(near, near_run)
+                if ended is not None:
+                    return ended
         if failed is not None and failed <= last_k:
             failed = ceiling = None
         step, after_block = BLOCK, True
