@@ -65,6 +65,9 @@ class Prepared:
     unsupported: list[str]
     all_voters: int
     cost_utilities: bool
+    #: project -> the voters of each of its ``groups``, in the same order, as sorted numpy
+    #: index arrays (for ``mes_np.arrays_of``: no round trip through the bitsets)
+    members: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
 
 def prepare(election: Election) -> Prepared:
@@ -99,22 +102,33 @@ def prepare(election: Election) -> Prepared:
         for key, indices in holders.items():
             ballot = objects[key]
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
-                if u > 0:
+                if u.numerator > 0:  # (faster than comparing Fractions)
                     by_pair[pid].setdefault((u.numerator, u.denominator), []).extend(indices)
         for pid, pairs in by_pair.items():
             for (num, den), indices in pairs.items():
                 bits[pid][Fraction(num, den)] = indices
+    import numpy as np  # (equal shares runs on numpy arrays wherever it can)
+
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}
+    members: dict[str, list[Any]] = {}
     for pid, by_u in bits.items():
         entries = []
+        voter_arrays = []
         total = 0
-        for u, members in sorted(by_u.items()):
-            mask = _bitset(members, n)
+        for u, chosen_by in sorted(by_u.items()):
+            if isinstance(chosen_by, array):
+                found = np.frombuffer(chosen_by, dtype=f"i{chosen_by.itemsize}").astype(np.intp)
+            else:
+                found = np.array(chosen_by, dtype=np.intp)
+            found.sort()
+            mask = _bitset(found, n)
             entries.append((u, mask))
+            voter_arrays.append(found)
             total |= mask
         groups[pid] = entries
+        members[pid] = voter_arrays
         union[pid] = total
     candidates = [pid for pid in projects if union[pid] and projects[pid].cost > 0]
     free = [pid for pid in projects if union[pid] and projects[pid].cost == 0]
@@ -129,16 +143,21 @@ def prepare(election: Election) -> Prepared:
         unsupported=unsupported,
         all_voters=(1 << n) - 1,
         cost_utilities=cost_utilities,
+        members=members,
     )
 
 
-def _bitset(indices: Sequence[int], n: int) -> int:
-    if isinstance(indices, array) and len(indices) > 64:  # (prepare's, for equal shares,
-        # which loads numpy anyway): one byte per voter, packed to bits by numpy
+def _bitset(indices: Any, n: int) -> int:
+    if len(indices) > 64 and not isinstance(indices, list):  # (prepare's compact or numpy
+        # arrays, for equal shares, which loads numpy anyway): one byte per voter, packed to
+        # bits by numpy
         import numpy as np
 
         flags = np.zeros(n, dtype=np.uint8)
-        flags[np.frombuffer(indices, dtype=f"i{indices.itemsize}")] = 1
+        if isinstance(indices, array):
+            flags[np.frombuffer(indices, dtype=f"i{indices.itemsize}")] = 1
+        else:
+            flags[indices] = 1
         return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
     if len(indices) > n >> 4:  # dense: one character per voter, read as binary digits
         text = bytearray(b"0" * n)

@@ -118,6 +118,15 @@ def _indices(mask: int) -> np.ndarray:
     return np.flatnonzero(bits == 49)
 
 
+def _members(prep: Prepared, pid: str) -> list[np.ndarray]:
+    """The voters of each of ``pid``'s groups (``prep.members``; from the bitsets where a
+    ``Prepared`` was built without them)."""
+    found = prep.members.get(pid)
+    if found is None:
+        return [_indices(mask) for _, mask in prep.groups[pid]]
+    return found
+
+
 class Ledger:
     """The exact money of one run's voters: the budget is ``whole / scale``, and round ``r``
     took ``ints[r] / scale`` per unit of utility from the voters with ``rows[r, voter]``
@@ -315,14 +324,13 @@ def arrays_of(prep: Prepared) -> Arrays | None:
         spans: list[tuple[Fraction, int, int]] = []
         start = 0
         one = cost if prep.cost_utilities else Fraction(1)
-        for u, mask in prep.groups[pid]:
+        for (u, _), idx in zip(prep.groups[pid], _members(prep, pid), strict=True):
             if prep.cost_utilities:
                 k = 1
             else:
                 if u.denominator != 1 or not 0 < u < 2**31:
                     return None
                 k = u.numerator
-            idx = _indices(mask)
             parts.append(idx)
             units.append(k)
             spans.append((u, start, start + len(idx)))
@@ -390,28 +398,30 @@ def collapsed(prep: Prepared, arrays: Arrays) -> Arrays | None:
         for _, start, end in arrays.slices[pid]:
             sums[arrays.sup[pid][start:end]] += draws[d]
             d += 1
-    ranked = np.sort(sums)  # (np.unique's first call imports numpy modules: 40 ms)
-    if 1 + np.count_nonzero(ranked[1:] != ranked[:-1]) > COLLAPSE_SHARE * n:
+    order = np.argsort(sums, kind="stable")  # (not np.unique: its first call imports numpy
+    # modules, 40 ms)
+    ranked_sums = sums[order]
+    if 1 + np.count_nonzero(ranked_sums[1:] != ranked_sums[:-1]) > COLLAPSE_SHARE * n:
         return None
     most = max(len(prep.groups[pid]) for pid in prep.candidates)
     sig = np.zeros((n, len(prep.candidates)), dtype=np.uint8 if most < 2**8 else np.uint32)
     for j, pid in enumerate(prep.candidates):
         for g, (_, start, end) in enumerate(arrays.slices[pid], start=1):
             sig[arrays.sup[pid][start:end], j] = g
-    width = sig.shape[1] * sig.itemsize
-    flat = sig.tobytes()
+    # alike voters have equal sums: sorted by them, alike rows are neighbours (rows not alike
+    # with equal sums, a fluke, can only split a set of alike rows in two, which is harmless)
+    ranked = sig[order]
     del sig
-    seen: dict[bytes, int] = {}
-    inverse = np.fromiter(
-        (seen.setdefault(flat[i : i + width], len(seen)) for i in range(0, n * width, width)),
-        dtype=np.intp,
-        count=n,
-    )
-    del flat
-    if len(seen) > COLLAPSE_SHARE * n:
+    change = np.ones(n, dtype=bool)
+    np.any(ranked[1:] != ranked[:-1], axis=1, out=change[1:])
+    del ranked
+    count = int(np.count_nonzero(change))
+    if count > COLLAPSE_SHARE * n:
         return None
-    weight = np.bincount(inverse, minlength=len(seen)).astype(np.int64)
-    mark = np.zeros(len(seen), dtype=bool)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(change) - 1
+    weight = np.bincount(inverse, minlength=count).astype(np.int64)
+    mark = np.zeros(count, dtype=bool)
     sup: dict[str, np.ndarray] = {}
     uf: dict[str, np.ndarray] = {}
     ui: dict[str, np.ndarray] = {}
