@@ -230,12 +230,15 @@ def run(
     tie_break: str,
     *,
     certify: list[tuple[str, Any]] | None = None,
+    limit: Fraction | None = None,
 ) -> RunResult:
     """One run of MES with per-voter budget ``b``, in exact arithmetic (``Fraction``s): the
     reference that ``mes_np.run_np`` equals, and the run for elections the arrays cannot hold.
 
     With ``certify`` (the ``path`` of a run at a lower budget), also whether this run certifies
-    that every budget in between makes the same decisions (see ``_add_one_bracketed``)."""
+    that every budget in between makes the same decisions (see ``_add_one_bracketed``); with
+    ``limit`` too, where that fails, whether every budget in between surely spends at most
+    ``limit`` (``within``: see ``mes_np.run_np``)."""
     cost = prep.cost
     groups = prep.groups
     union = prep.union
@@ -254,6 +257,7 @@ def run(
     cache: dict[str, Any] = {}
     path: list[tuple[str, Any]] = []
     certified = certify is not None
+    within = False
 
     def evaluate(pid: str) -> Any:
         """The price of ``pid`` now, or None if its supporters cannot afford it: walk the
@@ -335,6 +339,19 @@ def run(
             certified = target is not None and _beats_all(
                 winner, certify[len(rounds)][0], target, evaluated, tie_key
             )
+            if not certified and limit is not None:
+                # what any budget in between can still buy: projects whose supporters hold
+                # their cost here now (see mes_np.run_np); exact, by classes of money
+                maybe = [
+                    pid
+                    for pid in remaining
+                    if sum((cls.v * (cls.mask & union[pid]).bit_count() for cls in classes), zero)
+                    >= cost[pid]
+                ]
+                within = (
+                    len(selected) + len(maybe) < len(prep.candidates) + len(prep.free)
+                    and total_cost(prep, selected + maybe) <= limit
+                )
         rho = cache.pop(winner)
         touched = union[winner]
         entries = groups[winner]
@@ -405,6 +422,7 @@ def run(
         ties=ties,
         path=path,
         certified=certified and certify is not None and len(certify) == len(rounds),
+        within=within,
     )
 
 
@@ -540,7 +558,7 @@ def _add_one_bracketed(
 
     def exact_run(b: Fraction, **options: Any) -> RunResult:
         if probing is None:  # (bitsets: no bounds, and a probe runs to its end)
-            for option in ("give_up", "above", "keep_bounds", "limit"):
+            for option in ("give_up", "above", "keep_bounds"):
                 options.pop(option, None)
             return run(prep, b, tie_key, tie_break, **options)
         return run_np(prep, probing, b, tie_key, tie_break, explain=False, **options)
@@ -619,7 +637,7 @@ def _add_one_bracketed(
             # blocks: the next budget, certified or not)
             probe = probe_at(k, False)
             runs += 1
-            if probe.certified:
+            if probe.certified or probe.within:
                 step, last, last_k = 2, probe, k
                 continue
             ended = take(k, probe)
