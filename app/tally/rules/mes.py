@@ -558,10 +558,11 @@ def _add_one_bracketed(
     top runs to its end; if it fails, the budgets below it are bisected, each probe run to
     its end and given the lower bounds of the nearest run above it (``run_np``'s ``above``:
     with the same winners so far, prices at a lower budget are at least those at a higher
-    one); a probe that passes skips the budgets below it, one that fails is bisected below
-    in turn, so every budget of the block is run at most once. The search goes on from the
-    top of the block with a probe ``BLOCK`` budgets further that runs to its end: passed,
-    the galloping resumes; not, it tops the next block.
+    one); a probe that passes skips the budgets below it, and once one fails, the rest of
+    the block is run one by one from the top down, each run bounded by the one above it, so
+    every budget of the block is run at most once. The search goes on from the top of the
+    block with a probe ``BLOCK`` budgets further that runs to its end: passed, the galloping
+    resumes; not, it tops the next block.
 
     A probe passes where its certificate holds, and also where it fails but every budget in
     between surely spends at most ``budget`` (``run_np``'s ``limit``, ADR 0005): add-one
@@ -697,10 +698,12 @@ def _add_one_bracketed(
             top, highest = k, probe
         # The budgets below ``top``, where the top is within the budget: bisected, a probe
         # halfway to the nearest run above (whose bounds spare it most of its estimates)
-        # that passes skips the budgets below it, and one that fails is one of the block's
-        # runs, bisected below in turn; every budget is run at most once, in the end from the
-        # bottom up. Where the top goes over the budget (the end of the schedule is in the
-        # block), from the bottom up, bounded by the top, to stop at the first budget over.
+        # that passes skips the budgets below it; once one fails (it is one of the block's
+        # runs), the rest of the block is run one by one from the top down, each bounded by
+        # the run just above it (cheaper than probes: the nearest bounds and no certificate
+        # to check). Every budget is run at most once. Where the top goes over the budget
+        # (the end of the schedule is in the block), from the bottom up, bounded by the top,
+        # to stop at the first budget over.
         if total_cost(prep, highest.selected) > budget:
             for j in range(last_k + 1, top):
                 probe = exact_run(Fraction(base + j), above=highest)
@@ -713,8 +716,18 @@ def _add_one_bracketed(
                 return ended
         else:
             pending: list[tuple[int, RunResult]] = [(top, highest)]  # runs above, nearest first
+            volatile = False  # a probe of the block failed: the rest of it is run one by one
             while pending:
                 near, near_run = pending[0]
+                if near - last_k > 1 and volatile:
+                    chain: list[tuple[int, RunResult]] = []  # from the top down
+                    above = near_run
+                    for j in range(near - 1, last_k, -1):
+                        above = exact_run(Fraction(base + j), above=above, keep_bounds=True)
+                        chain.append((j, above))
+                        runs += 1
+                    pending[:0] = reversed(chain)
+                    continue
                 if near - last_k > 1:
                     middle = (last_k + near) // 2
                     probe = probe_at(middle, False, near_run)
@@ -723,6 +736,7 @@ def _add_one_bracketed(
                         last, last_k = probe, middle
                     else:
                         pending.insert(0, (middle, probe))
+                        volatile = True
                     continue
                 pending.pop(0)
                 ended = take(near, near_run)
