@@ -218,8 +218,8 @@ class RunResult:
     #: project still in the running (projects out of money are absent), for a run at a lower
     #: budget (``above``)
     bounds: list[dict[str, float]] | None = field(default=None, compare=False, repr=False)
-    #: with ``certify`` and ``limit`` (``mes_np.run_np``): the certificate failed, but every
-    #: budget between the two runs surely spends at most ``limit``
+    #: with ``certify`` and ``limit`` (``run``, ``mes_np.run_np``): the certificate failed, but
+    #: every budget between the two runs surely spends at most ``limit``
     within: bool = field(default=False, compare=False)
 
 
