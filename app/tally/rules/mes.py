@@ -70,11 +70,11 @@ class Prepared:
     cost_utilities: bool
     #: project -> the voters of each of its ``groups``, in the same order, as sorted numpy
     #: index arrays (for ``mes_np.arrays_of``: no round trip through the bitsets)
-    members: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    members: dict[str, list[Any]] = field(repr=False)
     #: candidate -> (its price while nobody has paid anything, the largest share of it one
     #: voter pays): with every voter holding ``b >=`` that share, everyone pays it, at every
     #: budget (the first round's prices, computed once for all of add-one's runs)
-    first: dict[str, tuple[Fraction, Fraction]] = field(default_factory=dict, repr=False)
+    first: dict[str, tuple[Fraction, Fraction]] = field(repr=False)
 
 
 def prepare(election: Election) -> Prepared:

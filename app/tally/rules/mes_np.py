@@ -113,20 +113,6 @@ def _fixed_point(
     return guess, poor, rest_u
 
 
-def _indices(mask: int) -> np.ndarray:
-    bits = np.frombuffer(bin(mask)[:1:-1].encode(), dtype=np.uint8)
-    return np.flatnonzero(bits == 49)
-
-
-def _members(prep: Prepared, pid: str) -> list[np.ndarray]:
-    """The voters of each of ``pid``'s groups (``prep.members``; from the bitsets where a
-    ``Prepared`` was built without them)."""
-    found = prep.members.get(pid)
-    if found is None:
-        return [_indices(mask) for _, mask in prep.groups[pid]]
-    return found
-
-
 class Ledger:
     """The exact money of one run's voters: the budget is ``whole / scale``, and round ``r``
     took ``ints[r] / scale`` per unit of utility from the voters with ``rows[r, voter]``
@@ -134,13 +120,12 @@ class Ledger:
     have nothing left). Sums of many terms cost one ``Fraction`` at the end, not one per
     term."""
 
-    __slots__ = ("whole", "scale", "ints", "pays", "rows", "weight")
+    __slots__ = ("whole", "scale", "ints", "rows", "weight")
 
     def __init__(self, b: Fraction, rows: np.ndarray, weight: np.ndarray | None) -> None:
         self.whole = b.numerator
         self.scale = b.denominator
-        self.ints: list[int] = []
-        self.pays: list[Fraction] = []  # per round: what one unit of utility paid
+        self.ints: list[int] = []  # per round: what one unit of utility paid, over ``scale``
         self.rows = rows
         self.weight = weight
 
@@ -170,7 +155,6 @@ class Ledger:
 
     def append(self, pay: Fraction) -> None:
         """The next round took ``pay`` per unit of utility."""
-        self.pays.append(pay)
         q = pay.denominator
         if self.scale % q:
             factor = q // math.gcd(self.scale, q)
@@ -324,7 +308,7 @@ def arrays_of(prep: Prepared) -> Arrays | None:
         spans: list[tuple[Fraction, int, int]] = []
         start = 0
         one = cost if prep.cost_utilities else Fraction(1)
-        for (u, _), idx in zip(prep.groups[pid], _members(prep, pid), strict=True):
+        for (u, _), idx in zip(prep.groups[pid], prep.members[pid], strict=True):
             if prep.cost_utilities:
                 k = 1
             else:
@@ -547,7 +531,7 @@ def run_np(
     shadow = above.bounds if above is not None and not explain else None
     kept: list[dict[str, float]] | None = [] if keep_bounds else None
     #: project -> (poor, rich, the rich's utility units) at its price: who pays if it wins
-    split: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    split: dict[str, Split] = {}
     #: project -> (its ``supporters``, float price, poor mask) from a probe's bracket, kept
     #: until its supporters next pay (for ``evaluate``)
     bracketed: dict[str, tuple[Any, float, np.ndarray, float]] = {}
@@ -761,11 +745,11 @@ def run_np(
                 exact_sum,
                 signed_money,
                 rows,
-                len(ledger.pays),
+                len(ledger.ints),
             )
             payments.sort(key=_payment_order)
         else:
-            rows[len(ledger.pays), rich_set] = rich_units.astype(rows.dtype)
+            rows[len(ledger.ints), rich_set] = rich_units.astype(rows.dtype)
         pay = rho * unit[winner]
         ledger.append(pay)
         # rich payers: float money minus the float payment; a payer left with exactly
