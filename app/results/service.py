@@ -28,7 +28,7 @@ from app.cycles.models import Cycle, District, Phase
 from app.results.explain import explanation_facts
 from app.results.models import DistrictResult, ProjectResult
 from app.tally import Ballot as TallyBallot
-from app.tally import BallotRules, Election, Project, TallyError, tally
+from app.tally import BallotRules, Ballots, Election, Project, TallyError, tally
 
 
 class VotingNotClosedError(DomainError):
@@ -95,7 +95,7 @@ def district_election(session: Session, *, cycle: Cycle, district: District) -> 
             for p in projects
         },
         rules=BallotRules(kind="approval", max_sum_cost=Fraction(district.budget_minor, scale)),
-        ballots=tuple(ballots),
+        ballots=Ballots(ballots),
     )
 
 

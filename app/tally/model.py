@@ -6,9 +6,12 @@ real files, e.g. ``1874242.57``). Nothing here is ever a float.
 
 from __future__ import annotations
 
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, Self
 
 BallotKind = Literal["approval", "choose-1", "cumulative", "ordinal", "scoring"]
 BALLOT_KINDS: tuple[BallotKind, ...] = ("approval", "choose-1", "cumulative", "ordinal", "scoring")
@@ -67,6 +70,51 @@ class Ballot:
 
     projects: tuple[str, ...]
     points: tuple[Fraction, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Each distinct ballot *object* of a sequence once, in order of first appearance, with how
+    many voters cast it: compact (a city of 65,000 voters and 31,000 distinct ballots holds
+    0.4 MB here; as pairs of Python objects it was 7 MB)."""
+
+    distinct: tuple[Ballot, ...]
+    counts: array[int]  # ("I")
+
+    def __iter__(self) -> Iterator[tuple[Ballot, int]]:
+        return zip(self.distinct, self.counts, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.distinct)
+
+
+def count_ballots(ballots: Sequence[Ballot]) -> Counted:
+    """``Counted`` by identity: readers give identical ballots one shared object, so this
+    collapses them without hashing a ballot (C loops only: about 0.1 us a voter). Equal
+    ballots that are separate objects are counted apart, which no rule minds (each sums over
+    what it is given)."""
+    objects = dict(zip(map(id, ballots), ballots, strict=True))  # (first appearance order)
+    counts = Counter(map(id, ballots))  # (the same order)
+    return Counted(tuple(objects.values()), array("I", counts.values()))
+
+
+class Ballots(tuple[Ballot, ...]):
+    """An election's ballots (a tuple) that know their ``Counted``, built as they are read (the
+    readers count as they go): a rule then walks distinct ballots, not voters. Anything derived
+    from it (a slice, a concatenation, ``dataclasses.replace``) is a plain tuple again, so the
+    counts can never describe other ballots than their own."""
+
+    counted: Counted
+
+    def __new__(cls, ballots: Iterable[Ballot] = (), counted: Counted | None = None) -> Self:
+        self = super().__new__(cls, ballots)
+        self.counted = count_ballots(self) if counted is None else counted
+        return self
+
+
+def counted_ballots(ballots: Sequence[Ballot]) -> Counted:
+    """``count_ballots``, kept by ``Ballots``."""
+    return ballots.counted if isinstance(ballots, Ballots) else count_ballots(ballots)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,6 +31,8 @@ from app.tally.model import (
     Ballot,
     BallotKind,
     BallotRules,
+    Ballots,
+    Counted,
     Election,
     PbFormatError,
     Project,
@@ -90,7 +93,9 @@ class _Builder:
         self.kind: BallotKind = "approval"
         self.projects: dict[str, Project] = {}
         self.ballots: list[Ballot] = []
-        self._cache: dict[str | tuple[str, str | None], Ballot] = {}
+        self._cache: dict[str | tuple[str, str | None], int] = {}  # -> index in distinct
+        self.distinct: list[Ballot] = []  # each ballot once, counted (``model.Counted``)
+        self.counts: array[int] = array("I")
         self._has_points = False
 
     def fail(self, line: int, reason: str) -> PbFormatError:
@@ -139,12 +144,15 @@ class _Builder:
             key: str | tuple[str, str | None] = (vote, points)
         else:
             key, points = vote, None
-        cached = self._cache.get(key)
-        if cached is not None:
-            self.ballots.append(cached)
+        at = self._cache.get(key)
+        if at is not None:
+            self.ballots.append(self.distinct[at])
+            self.counts[at] += 1
             return
         ballot = self._make_ballot(vote, points, line, voter_id)
-        self._cache[key] = ballot
+        self._cache[key] = len(self.distinct)
+        self.distinct.append(ballot)
+        self.counts.append(1)
         self.ballots.append(ballot)
 
     def _make_ballot(self, vote: str, points: str | None, line: int, voter_id: str) -> Ballot:
@@ -217,7 +225,7 @@ class _Builder:
             budget=budget,
             projects=self.projects,
             rules=rules,
-            ballots=tuple(self.ballots),
+            ballots=Ballots(self.ballots, Counted(tuple(self.distinct), self.counts)),
             score_threshold=threshold,
             meta=self.meta,
         )

@@ -137,3 +137,30 @@ def test_identical_votes_share_one_ballot_and_points_keep_them_apart(tmp_path: P
     a, b, c, d = e.ballots
     assert a is b is c and a.projects == ("p1", "p2") and a.points is None
     assert d is not a and d.projects == ("p2",)
+    assert list(e.ballots.counted) == [(a, 3), (d, 1)]  # (the readers count: ``Ballots``)
+
+
+def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
+    """``Ballots.counted`` always describes the very tuple it is on: a slice or a product is
+    a plain tuple (rules count those themselves), and a pickled copy keeps its counts."""
+    import pickle
+
+    from app.tally import Ballot, Ballots
+    from app.tally.model import counted_ballots
+
+    x, y = Ballot(("p1",)), Ballot(("p2",))
+    twin = Ballot(("p1",))  # equal to x, another object: counted apart, which rules allow
+    ballots = Ballots([x, y, x, twin, x])
+    assert ballots == (x, y, x, twin, x)
+    assert list(ballots.counted) == [(x, 3), (y, 1), (twin, 1)]
+    assert [b is o for b, o in zip(ballots.counted.distinct, (x, y, twin), strict=True)] == [
+        True
+    ] * 3
+    for derived in (ballots[:2], ballots * 2, ballots + (y,)):
+        assert type(derived) is tuple
+        assert sum(counted_ballots(derived).counts) == len(derived)
+    assert list(counted_ballots(ballots[1:])) == [(y, 1), (x, 2), (twin, 1)]
+    copy = pickle.loads(pickle.dumps(ballots))
+    assert type(copy) is Ballots and copy == ballots
+    assert [(b.projects, k) for b, k in copy.counted] == [(("p1",), 3), (("p2",), 1), (("p1",), 1)]
+    assert len(Ballots().counted) == 0

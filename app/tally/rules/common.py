@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-from app.tally.model import Ballot, Election, ballot_points
+from app.tally.model import Ballot, Election, ballot_points, counted_ballots
 
 
 def collapsed(election: Election) -> Iterable[tuple[Ballot, int]]:
-    """Distinct ballots with their multiplicity (identical ballots counted once): one dict
-    keyed by the ballots themselves, no key built per ballot (40 MB on a city of 250,000)."""
-    return Counter(election.ballots).items()
+    """Distinct ballots with their multiplicity (``model.counted_ballots``)."""
+    return counted_ballots(election.ballots)
 
 
 def project_scores(election: Election) -> tuple[dict[str, Fraction], dict[str, int]]:

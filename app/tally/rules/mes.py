@@ -29,12 +29,12 @@ import math
 import operator
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from app.tally.model import Ballot, Election, ballot_points
+from app.tally.model import Election, ballot_points, counted_ballots
 from app.tally.outcome import Number, Outcome, money
 from app.tally.tiebreak import TieKey, describe_tie
 
@@ -72,64 +72,60 @@ class Prepared:
     #: index arrays (for ``mes_np.arrays_of``: no round trip through the bitsets)
     members: dict[str, list[Any]] = field(repr=False)
     #: candidate -> (its price while nobody has paid anything, the largest share of it one
-    #: voter pays): with every voter holding ``b >=`` that share, everyone pays it, at every
-    #: budget (the first round's prices, computed once for all of add-one's runs)
-    first: dict[str, tuple[Fraction, Fraction]] = field(repr=False)
+    #: voter pays, its number of supporters): with every voter holding ``b >=`` that share,
+    #: everyone pays it, at every budget; with ``b`` times the supporters below its cost, it
+    #: is out of reach (the first round, computed once for all of add-one's runs)
+    first: dict[str, tuple[Fraction, Fraction, int]] = field(repr=False)
 
 
 def prepare(election: Election) -> Prepared:
+    import numpy as np  # (equal shares runs on numpy arrays wherever it can)
+
     cost_utilities = election.rules.kind in ("approval", "choose-1")
-    bits: dict[str, dict[Fraction, Sequence[int]]] = {pid: {} for pid in election.projects}
     rules = election.rules
     projects = election.projects
+    # Voters are numbered by distinct ballot (``counted_ballots``): the voters who cast the
+    # ``j``-th one are ``starts[j] .. starts[j] + counts[j] - 1``. Nothing here is done per
+    # voter in Python; a rule does not depend on the order of the voters.
+    counted = counted_ballots(election.ballots)
+    counts = np.frombuffer(counted.counts, dtype=f"u{counted.counts.itemsize}").astype(np.intp)
+    starts = np.cumsum(counts) - counts
+    # project -> utility -> the distinct ballots giving it (compact arrays: a city of 250,000
+    # voters has nearly as many distinct ballots, and a list of ints is 9 times larger)
+    chosen: dict[str, dict[Fraction, array[int]]] = {pid: {} for pid in projects}
     if cost_utilities:  # the utility is the cost: one group per project
-        # voters straight into compact arrays: no structure per distinct ballot (a city of
-        # 250,000 voters: 61 MB less at the peak, and faster than collapsing ballots first)
-        approvers: dict[str, array[int]] = {pid: array("i") for pid in projects}
-        for index, ballot in enumerate(election.ballots):
+        where = {pid: array("i") for pid in projects}
+        for j, ballot in enumerate(counted.distinct):
             for pid in ballot.projects:
-                approvers[pid].append(index)
-        for pid, voters in approvers.items():
-            if voters:
-                bits[pid][projects[pid].cost] = voters
+                where[pid].append(j)
+        for pid, js in where.items():
+            if js:
+                chosen[pid][projects[pid].cost] = js
     else:  # (keyed by (numerator, denominator): hashing a Fraction per vote is slow)
-        # identical ballots are one shared object (read_election): their points are
-        # computed once
-        holders: dict[int, list[int]] = {}
-        objects: dict[int, Ballot] = {}
-        for index, ballot in enumerate(election.ballots):
-            if ballot.projects:
-                key = id(ballot)
-                if key in holders:
-                    holders[key].append(index)
-                else:
-                    holders[key] = [index]
-                    objects[key] = ballot
-        by_pair: dict[str, dict[tuple[int, int], list[int]]] = {pid: {} for pid in projects}
-        for key, indices in holders.items():
-            ballot = objects[key]
+        by_pair: dict[str, dict[tuple[int, int], array[int]]] = {pid: {} for pid in projects}
+        for j, ballot in enumerate(counted.distinct):
             for pid, u in zip(ballot.projects, ballot_points(rules, ballot), strict=True):
                 if u.numerator > 0:  # (faster than comparing Fractions)
-                    by_pair[pid].setdefault((u.numerator, u.denominator), []).extend(indices)
+                    pair = (u.numerator, u.denominator)
+                    if pair in by_pair[pid]:
+                        by_pair[pid][pair].append(j)
+                    else:
+                        by_pair[pid][pair] = array("i", (j,))
         for pid, pairs in by_pair.items():
-            for (num, den), indices in pairs.items():
-                bits[pid][Fraction(num, den)] = indices
-    import numpy as np  # (equal shares runs on numpy arrays wherever it can)
+            for (num, den), js in pairs.items():
+                chosen[pid][Fraction(num, den)] = js
 
     n = len(election.ballots)
     groups: dict[str, list[tuple[Fraction, int]]] = {}
     union: dict[str, int] = {}
     members: dict[str, list[Any]] = {}
-    for pid, by_u in bits.items():
+    for pid, by_u in chosen.items():
         entries = []
         voter_arrays = []
         total = 0
-        for u, chosen_by in sorted(by_u.items()):
-            if isinstance(chosen_by, array):
-                found = np.frombuffer(chosen_by, dtype=f"i{chosen_by.itemsize}").astype(np.intp)
-            else:
-                found = np.array(chosen_by, dtype=np.intp)
-            found.sort()
+        for u, js in sorted(by_u.items()):
+            which = np.frombuffer(js, dtype=f"i{js.itemsize}")
+            found = _ranges(starts[which], counts[which])
             mask = _bitset(found, n)
             entries.append((u, mask))
             voter_arrays.append(found)
@@ -152,13 +148,25 @@ def prepare(election: Election) -> Prepared:
         cost_utilities=cost_utilities,
         members=members,
         first={
-            pid: (price, price * groups[pid][-1][0])
+            pid: (price, price * groups[pid][-1][0], union[pid].bit_count())
             for pid in candidates
             for price in [
                 projects[pid].cost / sum((u * mask.bit_count() for u, mask in groups[pid]), ZERO)
             ]
         },
     )
+
+
+def _ranges(starts: Any, lengths: Any) -> Any:
+    """The integers of the ranges ``starts[i] .. starts[i] + lengths[i] - 1``, in order, as one
+    numpy array (sorted where the ranges are)."""
+    import numpy as np
+
+    total = int(lengths.sum())
+    if total == len(lengths):  # (ranges of one: every ballot cast once)
+        return starts.astype(np.intp)
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.intp)
 
 
 def _bitset(indices: Any, n: int) -> int:
@@ -281,9 +289,13 @@ def run(
         nonlocal evaluations
         evaluations += 1
         if not rounds:  # nobody has paid yet: every voter holds ``b``
-            price, share = first[pid]
+            price, share, backers = first[pid]
             if share <= b:
                 return price
+            held = backers * b
+            if held < cost[pid]:  # out of reach from the start
+                shortfall[pid] = cost[pid] - held
+                return None
         c = cost[pid]
         entries = groups[pid]
         left_u = zero
