@@ -254,7 +254,7 @@ def main() -> int:
         if os.environ.get("PLAZA_BENCH_WEB_CASTING_ONLY") == "1":
             return 0
         # --- results page of a cycle with 100,000 ballots --------------------------------------
-        results_cycle, tally_s, insert_s = _seed_results(engine, RESULT_BALLOTS)
+        results_cycle, count_s, publish_s, insert_s = _seed_results(engine, RESULT_BALLOTS)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         page_lat = []
         size = 0
@@ -276,8 +276,10 @@ def main() -> int:
             f" (target < 100 ms: {'met' if worst < 100 else 'NOT met'})"
         )
         print(
-            f"  reference: the tally itself (done once, at publication) took"
-            f" {1000 * tally_s:,.0f} ms; bulk-loading the ballots took {insert_s:,.1f} s"
+            f"  reference: counting (reading the ballots and the tally) took {1000 * count_s:,.0f}"
+            f" ms; publishing (counting again, storing, and rewriting every ballot and code"
+            f" so that no row version links them) {publish_s:,.1f} s; bulk-loading the"
+            f" ballots {insert_s:,.1f} s"
         )
         return 0
     finally:
@@ -462,8 +464,9 @@ def _random_ballots(project_ids: list[int], n: int) -> list[list[int]]:
     return out
 
 
-def _seed_results(engine: object, n_ballots: int) -> tuple[int, float, float]:
-    """A cycle with ``n_ballots`` ballots (bulk COPY, as if cast), closed and published once."""
+def _seed_results(engine: object, n_ballots: int) -> tuple[int, float, float, float]:
+    """A cycle with ``n_ballots`` ballots (bulk COPY, as if cast), counted, then published once:
+    the id, the seconds of the count, of the publication and of the bulk load."""
     from sqlalchemy import Engine
 
     from app.core.db import write_transaction
@@ -535,12 +538,25 @@ def _seed_results(engine: object, n_ballots: int) -> tuple[int, float, float]:
     finally:
         raw.close()
     insert_s = time.perf_counter() - t0
+    from sqlmodel import Session
+
+    from app.tally import tally
+
     t1 = time.perf_counter()
+    with Session(engine) as session:  # what a recount costs: read every district, count it
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None
+        seed = results_service.tie_break_seed(cycle)
+        for district in session.query(District).filter_by(cycle_id=cycle_id):
+            election = results_service.district_election(session, cycle=cycle, district=district)
+            tally(election, cycle.tally_rule, tie_break=cycle.tie_break, seed=seed)
+    count_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
     with write_transaction(engine) as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
         results_service.publish_results(session, cycle=cycle)
-    return cycle_id, time.perf_counter() - t1, insert_s
+    return cycle_id, count_s, time.perf_counter() - t2, insert_s
 
 
 if __name__ == "__main__":
