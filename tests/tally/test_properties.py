@@ -251,7 +251,7 @@ def test_numpy_run_equals_exact_run(e: Election, extra: int, gap: int, give_up: 
     prep = mes.prepare(e)
     arrays = mes_np.arrays_of(prep)
     if arrays is None:  # (points that are not whole numbers: the reference counts alone)
-        assert any(u.denominator != 1 for g in prep.groups.values() for u, _ in g)
+        assert any(u.denominator != 1 for us in prep.utilities.values() for u in us)
         return
     key = tie_key_function(e, "pabutools", b"")
     b0 = e.budget / prep.n

@@ -25,6 +25,7 @@ of utility, money within floats' safe range), with the same result. Here:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import time
@@ -60,22 +61,34 @@ class Prepared:
 
     n: int
     cost: dict[str, Fraction]
-    #: project -> [(utility, bitset of voters with that utility)]
-    groups: dict[str, list[tuple[Fraction, int]]]
-    union: dict[str, int]
+    #: project -> the utilities its supporters give it, ascending
+    utilities: dict[str, list[Fraction]]
+    union: dict[str, int]  # project -> bitset of its supporters
     candidates: list[str]  # supported, cost > 0
     free: list[str]  # supported, cost 0
     unsupported: list[str]
     all_voters: int
     cost_utilities: bool
-    #: project -> the voters of each of its ``groups``, in the same order, as sorted numpy
-    #: index arrays (for ``mes_np.arrays_of``: no round trip through the bitsets)
+    #: project -> the voters giving it each of its ``utilities``, in the same order, as sorted
+    #: numpy index arrays (what ``mes_np.arrays_of`` runs on)
     members: dict[str, list[Any]] = field(repr=False)
     #: candidate -> (its price while nobody has paid anything, the largest share of it one
     #: voter pays, its number of supporters): with every voter holding ``b >=`` that share,
     #: everyone pays it, at every budget; with ``b`` times the supporters below its cost, it
     #: is out of reach (the first round, computed once for all of add-one's runs)
     first: dict[str, tuple[Fraction, Fraction, int]] = field(repr=False)
+
+    @functools.cached_property
+    def groups(self) -> dict[str, list[tuple[Fraction, int]]]:
+        """project -> [(utility, bitset of the voters giving it)]: what ``run`` (on bitsets)
+        counts with; built when first needed (the arrays never need them)."""
+        return {
+            pid: [
+                (u, _bitset(found, self.n))
+                for u, found in zip(self.utilities[pid], self.members[pid], strict=True)
+            ]
+            for pid in self.utilities
+        }
 
 
 def prepare(election: Election) -> Prepared:
@@ -114,32 +127,32 @@ def prepare(election: Election) -> Prepared:
         for pid, pairs in by_pair.items():
             for (num, den), js in pairs.items():
                 chosen[pid][Fraction(num, den)] = js
-
+    # a group per project and utility (ascending): ``which`` holds every group's distinct
+    # ballots in turn, ``sizes`` how many each has
+    utilities = {pid: sorted(by_u) for pid, by_u in chosen.items()}
+    parts = [chosen[pid][u] for pid in projects for u in utilities[pid]]
+    which = np.frombuffer(b"".join(parts), dtype=f"i{array('i').itemsize}")
+    sizes = np.fromiter(map(len, parts), dtype=np.intp, count=len(parts))
     n = len(election.ballots)
-    groups: dict[str, list[tuple[Fraction, int]]] = {}
-    union: dict[str, int] = {}
-    members: dict[str, list[Any]] = {}
-    for pid, by_u in chosen.items():
-        entries = []
-        voter_arrays = []
-        total = 0
-        for u, js in sorted(by_u.items()):
-            which = np.frombuffer(js, dtype=f"i{js.itemsize}")
-            found = _ranges(starts[which], counts[which])
-            mask = _bitset(found, n)
-            entries.append((u, mask))
-            voter_arrays.append(found)
-            total |= mask
-        groups[pid] = entries
-        members[pid] = voter_arrays
-        union[pid] = total
+    # every group's distinct ballots expanded to voters at once (numpy calls per group cost
+    # more than the work: Częstochowa has 805 groups), then cut into the groups
+    voters_of = counts[which]
+    expanded = _ranges(starts[which], voters_of)
+    group_ends = np.cumsum(voters_of)[np.cumsum(sizes) - 1] if len(sizes) else sizes
+    cut = iter(np.split(expanded, group_ends[:-1]))
+    members = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
+    union = {
+        pid: _bitset(found[0] if len(found) == 1 else np.concatenate(found), n) if found else 0
+        for pid, found in members.items()
+    }
     candidates = [pid for pid in projects if union[pid] and projects[pid].cost > 0]
     free = [pid for pid in projects if union[pid] and projects[pid].cost == 0]
     unsupported = [pid for pid in projects if not union[pid]]
+    backers = {pid: sum(map(len, members[pid])) for pid in candidates}
     return Prepared(
         n=n,
         cost={pid: p.cost for pid, p in projects.items()},
-        groups=groups,
+        utilities=utilities,
         union=union,
         candidates=candidates,
         free=free,
@@ -148,10 +161,14 @@ def prepare(election: Election) -> Prepared:
         cost_utilities=cost_utilities,
         members=members,
         first={
-            pid: (price, price * groups[pid][-1][0], union[pid].bit_count())
+            pid: (price, price * utilities[pid][-1], backers[pid])
             for pid in candidates
             for price in [
-                projects[pid].cost / sum((u * mask.bit_count() for u, mask in groups[pid]), ZERO)
+                projects[pid].cost
+                / sum(
+                    (u * len(found) for u, found in zip(utilities[pid], members[pid], strict=True)),
+                    ZERO,
+                )
             ]
         },
     )

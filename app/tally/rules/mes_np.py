@@ -308,7 +308,7 @@ def arrays_of(prep: Prepared) -> Arrays | None:
         spans: list[tuple[Fraction, int, int]] = []
         start = 0
         one = cost if prep.cost_utilities else Fraction(1)
-        for (u, _), idx in zip(prep.groups[pid], prep.members[pid], strict=True):
+        for u, idx in zip(prep.utilities[pid], prep.members[pid], strict=True):
             if prep.cost_utilities:
                 k = 1
             else:
@@ -387,7 +387,7 @@ def collapsed(prep: Prepared, arrays: Arrays) -> Arrays | None:
     ranked_sums = sums[order]
     if 1 + np.count_nonzero(ranked_sums[1:] != ranked_sums[:-1]) > COLLAPSE_SHARE * n:
         return None
-    most = max(len(prep.groups[pid]) for pid in prep.candidates)
+    most = max(len(prep.utilities[pid]) for pid in prep.candidates)
     sig = np.zeros((n, len(prep.candidates)), dtype=np.uint8 if most < 2**8 else np.uint32)
     for j, pid in enumerate(prep.candidates):
         for g, (_, start, end) in enumerate(arrays.slices[pid], start=1):
