@@ -386,12 +386,15 @@ def test_numpy_run_is_exact_whatever_the_float_error(e: Election, extra: int, rn
     )
 
 
-def _collapsed(prep: mes.Prepared, arrays: mes_np.Arrays) -> mes_np.Arrays:
-    """``arrays`` with identical voters collapsed, whatever it saves."""
+def _collapsed(
+    prep: mes.Prepared, arrays: mes_np.Arrays, by_signature: bool = False
+) -> mes_np.Arrays:
+    """``arrays`` with identical voters collapsed, whatever it saves: a row per distinct
+    ballot, or ``by_signature``, per set of voters who give every project the same."""
     saved = mes_np.COLLAPSE_SHARE
     try:
         mes_np.COLLAPSE_SHARE = 1.0
-        rows = mes_np.collapsed(prep, arrays)
+        rows = mes_np.collapsed(prep, arrays, by_signature=by_signature)
     finally:
         mes_np.COLLAPSE_SHARE = saved
     assert rows is not None and rows.weight is not None
@@ -410,8 +413,11 @@ def _collapsed(prep: mes.Prepared, arrays: mes_np.Arrays) -> mes_np.Arrays:
     ),
     st.one_of(st.just(0), st.integers(0, 30)),  # 0: the knife edge's own budget
     st.randoms(),
+    st.booleans(),
 )
-def test_collapsed_voters_decide_as_the_voters_do(e: Election, extra: int, rng: Any) -> None:
+def test_collapsed_voters_decide_as_the_voters_do(
+    e: Election, extra: int, rng: Any, by_signature: bool
+) -> None:
     """Identical voters collapsed into one row (money and utilities that many times one
     voter's): an add-one probe on the rows makes the decisions of the reference in Fractions,
     its certificate included, whatever the floats' error within its bound (per row); a run
@@ -420,7 +426,7 @@ def test_collapsed_voters_decide_as_the_voters_do(e: Election, extra: int, rng: 
     arrays = mes_np.arrays_of(prep)
     if arrays is None or not prep.candidates:
         return
-    rows = _collapsed(prep, arrays)
+    rows = _collapsed(prep, arrays, by_signature)
     key = tie_key_function(e, "pabutools", b"")
     b = e.budget / prep.n * (1 + Fraction(extra, 7))
     higher = b + b / 5
@@ -704,3 +710,29 @@ def test_bitsets_from_compact_arrays_are_the_same(n: int, rng: Any) -> None:
     expected = sum(1 << v for v in voters)
     assert mes._bitset(array("i", voters), n) == expected
     assert mes._bitset(voters, n) == expected
+
+
+def test_rows_are_distinct_ballots_or_signatures() -> None:
+    """Collapsed rows: one per distinct ballot object (what the readers share), or, by
+    signature, one per set of voters who give every project the same (here also the equal
+    ballot read as a separate object, and the one listing the same projects in another
+    order). Both stand for every voter and every unit of utility; where there are too many
+    distinct ballots, the signatures are used."""
+    shared = Ballot(("A", "C"))
+    projects = {p: Project(p, Fraction(10)) for p in "ABC"}
+    separate = (Ballot(("A", "C")), Ballot(("A", "C")), Ballot(("C", "A")), Ballot(("B",)))
+    voters = (shared, shared, shared, *separate)
+    e = Election(
+        budget=Fraction(30), projects=projects, rules=BallotRules("approval"), ballots=voters
+    )
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assert arrays is not None
+    by_ballot = _collapsed(prep, arrays)
+    by_signature = _collapsed(prep, arrays, by_signature=True)
+    assert sorted(by_ballot.weight.tolist()) == [1, 1, 1, 1, 3]
+    assert sorted(by_signature.weight.tolist()) == [1, 6]
+    for pid in "ABC":
+        assert by_ballot.ui[pid].sum() == by_signature.ui[pid].sum() == arrays.ui[pid].sum()
+    rows = mes_np.collapsed(prep, arrays)  # 5 distinct ballots of 7 voters: too many,
+    assert rows is not None and rows.n == 2  # so by signature, which leaves 2

@@ -77,6 +77,11 @@ class Prepared:
     #: everyone pays it, at every budget; with ``b`` times the supporters below its cost, it
     #: is out of reach (the first round, computed once for all of add-one's runs)
     first: dict[str, tuple[Fraction, Fraction, int]] = field(repr=False)
+    #: how many voters cast each distinct ballot: voters are numbered by distinct ballot, so
+    #: the voters of the ``j``-th are the next ``ballot_counts[j]`` (a numpy array)
+    ballot_counts: Any = field(repr=False)
+    #: as ``members``, the distinct ballots (their indices, ascending) instead of the voters
+    ballots_of: dict[str, list[Any]] = field(repr=False)
 
     @functools.cached_property
     def groups(self) -> dict[str, list[tuple[Fraction, int]]]:
@@ -141,6 +146,8 @@ def prepare(election: Election) -> Prepared:
     group_ends = np.cumsum(voters_of)[np.cumsum(sizes) - 1] if len(sizes) else sizes
     cut = iter(np.split(expanded, group_ends[:-1]))
     members = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
+    cut = iter(np.split(which.astype(np.intp), np.cumsum(sizes)[:-1]))
+    ballots_of = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
     union = {
         pid: _bitset(found[0] if len(found) == 1 else np.concatenate(found), n) if found else 0
         for pid, found in members.items()
@@ -160,6 +167,8 @@ def prepare(election: Election) -> Prepared:
         all_voters=(1 << n) - 1,
         cost_utilities=cost_utilities,
         members=members,
+        ballot_counts=counts,
+        ballots_of=ballots_of,
         first={
             pid: (price, price * utilities[pid][-1], backers[pid])
             for pid in candidates

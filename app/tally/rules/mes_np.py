@@ -363,15 +363,76 @@ def _primes(count: int) -> np.ndarray:
 COLLAPSE_SHARE = 0.7
 
 
-def collapsed(prep: Prepared, arrays: Arrays) -> Arrays | None:
+def collapsed(prep: Prepared, arrays: Arrays, *, by_signature: bool = False) -> Arrays | None:
     """``arrays`` with voters who give every project the same utility as one row each, that
     row's money and utilities being that many times one voter's (in equal shares such voters
     pay alike in every round, so a row is one voter of the same money per utility: every
     decision is the same); None where that saves too little (see ``COLLAPSE_SHARE``). Only for
-    runs without payments (the add-one search's probes): the explanation is per voter."""
+    runs without payments (the add-one search's probes): the explanation is per voter.
+
+    The rows are the distinct ballots (``prepare`` numbers voters by them, and keeps each
+    group's: nothing to compute) where they are few enough; else, or ``by_signature``, voters
+    are compared by what they give every project (ballots equal but read as separate objects,
+    as an election built by hand may have them)."""
     n = arrays.n
     if not n or not prep.candidates:
         return None
+    if not by_signature and len(prep.ballot_counts) <= COLLAPSE_SHARE * n:
+        weight = prep.ballot_counts.astype(np.int64)
+        rows_of: Callable[[str], list[np.ndarray]] = prep.ballots_of.__getitem__
+    else:
+        found = _signature_rows(prep, arrays)
+        if found is None:
+            return None
+        weight, rows_of = found
+    sup: dict[str, np.ndarray] = {}
+    uf: dict[str, np.ndarray] = {}
+    ui: dict[str, np.ndarray] = {}
+    slices: dict[str, list[tuple[Fraction, int, int]]] = {}
+    umin: dict[str, float] = {}
+    biggest = 1
+    for pid in prep.candidates:
+        parts, units, spans = [], [], []
+        start = 0
+        for (u, begin, _), rows in zip(arrays.slices[pid], rows_of(pid), strict=True):
+            parts.append(rows)
+            units.append(weight[rows] * int(arrays.ui[pid][begin]))
+            spans.append((u, start, start + len(rows)))
+            start += len(rows)
+        sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        ui[pid] = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
+        uf[pid] = ui[pid].astype(np.float64) * float(arrays.unit[pid])
+        slices[pid] = spans
+        umin[pid] = float(arrays.uf[pid].min()) if len(arrays.uf[pid]) else 1.0
+        if len(ui[pid]):
+            biggest = max(biggest, int(ui[pid].max()))
+    if biggest >= 2**53:  # pragma: no cover - units beyond floats' integers: not worth it
+        return None
+    row_type: Any = np.uint8 if biggest < 2**8 else np.uint16 if biggest < 2**16 else np.uint32
+    if biggest >= 2**32:  # pragma: no cover - (a row of over four billion voter-units)
+        row_type = np.uint64
+    return Arrays(
+        n=len(weight),
+        sup=sup,
+        uf=uf,
+        ui=ui,
+        unit=arrays.unit,
+        slices=slices,
+        cost_f=arrays.cost_f,
+        row_type=row_type,
+        flat={},
+        weight=weight,
+        umin=umin,
+    )
+
+
+def _signature_rows(
+    prep: Prepared, arrays: Arrays
+) -> tuple[np.ndarray, Callable[[str], list[np.ndarray]]] | None:
+    """Voters who give every project the same utility, found by comparing what they give:
+    how many each row stands for, and per project the rows of each of its groups; None where
+    that saves too little."""
+    n = arrays.n
     # first, cheaply, how many there might be: voters alike have equal sums of the square
     # roots of distinct primes, one per (project, utility) (voters not alike share a sum
     # only by a rounding fluke, which at worst sends the exact count below more work)
@@ -406,48 +467,17 @@ def collapsed(prep: Prepared, arrays: Arrays) -> Arrays | None:
     inverse[order] = np.cumsum(change) - 1
     weight = np.bincount(inverse, minlength=count).astype(np.int64)
     mark = np.zeros(count, dtype=bool)
-    sup: dict[str, np.ndarray] = {}
-    uf: dict[str, np.ndarray] = {}
-    ui: dict[str, np.ndarray] = {}
-    slices: dict[str, list[tuple[Fraction, int, int]]] = {}
-    umin: dict[str, float] = {}
-    biggest = 1
-    for pid in prep.candidates:
-        parts, units, spans = [], [], []
-        start = 0
-        for u, begin, end in arrays.slices[pid]:
+
+    def rows_of(pid: str) -> list[np.ndarray]:
+        out = []
+        for _, begin, end in arrays.slices[pid]:
             mark[inverse[arrays.sup[pid][begin:end]]] = True
             rows = np.flatnonzero(mark)
             mark[rows] = False
-            parts.append(rows)
-            units.append(weight[rows] * int(arrays.ui[pid][begin]))
-            spans.append((u, start, start + len(rows)))
-            start += len(rows)
-        sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
-        ui[pid] = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
-        uf[pid] = ui[pid].astype(np.float64) * float(arrays.unit[pid])
-        slices[pid] = spans
-        umin[pid] = float(arrays.uf[pid].min()) if len(arrays.uf[pid]) else 1.0
-        if len(ui[pid]):
-            biggest = max(biggest, int(ui[pid].max()))
-    if biggest >= 2**53:  # pragma: no cover - units beyond floats' integers: not worth it
-        return None
-    row_type: Any = np.uint8 if biggest < 2**8 else np.uint16 if biggest < 2**16 else np.uint32
-    if biggest >= 2**32:  # pragma: no cover - (a row of over four billion voter-units)
-        row_type = np.uint64
-    return Arrays(
-        n=len(weight),
-        sup=sup,
-        uf=uf,
-        ui=ui,
-        unit=arrays.unit,
-        slices=slices,
-        cost_f=arrays.cost_f,
-        row_type=row_type,
-        flat={},
-        weight=weight,
-        umin=umin,
-    )
+            out.append(rows)
+        return out
+
+    return weight, rows_of
 
 
 def run(prep: Prepared, b: Fraction, tie_key: Callable[[str], TieKey], tie_break: str) -> RunResult:
