@@ -146,7 +146,7 @@ def prepare(election: Election) -> Prepared:
     group_ends = np.cumsum(voters_of)[np.cumsum(sizes) - 1] if len(sizes) else sizes
     cut = iter(np.split(expanded, group_ends[:-1]))
     members = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
-    cut = iter(np.split(which.astype(np.intp), np.cumsum(sizes)[:-1]))
+    cut = iter(np.split(which, np.cumsum(sizes)[:-1]))  # (views: no copy)
     ballots_of = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
     union = {
         pid: _bitset(found[0] if len(found) == 1 else np.concatenate(found), n) if found else 0
