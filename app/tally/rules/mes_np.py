@@ -399,7 +399,10 @@ def collapsed(prep: Prepared, arrays: Arrays, *, by_signature: bool = False) -> 
             units.append(weight[rows] * int(arrays.ui[pid][begin]))
             spans.append((u, start, start + len(rows)))
             start += len(rows)
-        sup[pid] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+        # (as numpy's own index type: indexing with any other converts on every use)
+        sup[pid] = (
+            np.concatenate(parts).astype(np.intp, copy=False) if parts else np.zeros(0, np.intp)
+        )
         ui[pid] = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
         uf[pid] = ui[pid].astype(np.float64) * float(arrays.unit[pid])
         slices[pid] = spans
