@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, Dialect
@@ -183,6 +187,30 @@ def _write_bind(url: str) -> Engine:
     return engine_for(url).execution_options(sqlite_begin="IMMEDIATE")
 
 
+#: threads that only end transactions (commit or roll back), apart from the shared pool (40
+#: per process): a request whose transaction holds row locks must always be able to end it,
+#: even when every thread of the pool is taken by requests waiting on those very locks (50
+#: simultaneous attempts with one code, most on one worker, did exactly that: a deadlock
+#: that lasted until the clients gave up). Ending a transaction never waits on a lock.
+FINISH_THREADS = 8
+_finishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _finish_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter for ``FINISH_THREADS`` (a limiter belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    limiter = _finishers.get(loop)
+    if limiter is None:
+        limiter = _finishers[loop] = anyio.CapacityLimiter(FINISH_THREADS)
+    return limiter
+
+
+async def _finish(end: Callable[[Session], None], session: Session) -> None:
+    await anyio.to_thread.run_sync(end, session, limiter=_finish_limiter())
+
+
 def _commit_and_close(session: Session) -> None:
     try:
         session.commit()
@@ -214,10 +242,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_rollback_and_close, session)
+        await _finish(_rollback_and_close, session)
         raise
     if session.in_transaction():
-        await run_in_threadpool(_commit_and_close, session)
+        await _finish(_commit_and_close, session)
     else:
         session.close()
 

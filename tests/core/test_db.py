@@ -134,3 +134,49 @@ def test_driver_statements_bind_by_name_on_both_databases(db_session) -> None:  
     clash.count(connection, {"user_id": user.id})
     with pytest.raises(IntegrityError):
         clash.count(connection, {"user_id": other.id})
+
+
+def test_a_request_ends_its_transaction_even_when_every_pool_thread_is_taken(
+    tmp_path: Path,
+) -> None:
+    """``get_session`` commits (and rolls back) on threads of its own: a request whose
+    transaction holds locks must be able to end it even when every thread of the shared pool
+    is taken, as by requests waiting on those locks (with the pool's threads, 50
+    simultaneous attempts with one code deadlocked a worker). Here the pool has one thread
+    and something holds it; the commit must still happen."""
+    import threading
+    from types import SimpleNamespace
+
+    import anyio
+    import anyio.to_thread
+    from starlette.requests import Request
+
+    from app.core.config import Settings
+    from app.core.db import get_session
+
+    url = f"sqlite:///{tmp_path / 'finish.db'}"
+    with engine_for(url).begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    settings = Settings(environment="development", database_url=url)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings))
+    request = Request({"type": "http", "method": "POST", "app": app, "headers": []})
+    gate = threading.Event()
+
+    async def scenario() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(anyio.to_thread.run_sync, gate.wait)  # the pool's one thread
+            await anyio.sleep(0.05)
+            try:
+                with anyio.fail_after(10):
+                    sessions = get_session(request)
+                    session = await sessions.__anext__()
+                    session.execute(text("INSERT INTO t VALUES (1)"))
+                    with pytest.raises(StopAsyncIteration):
+                        await sessions.__anext__()  # the request ends: commit
+            finally:
+                gate.set()
+
+    anyio.run(scenario)
+    with engine_for(url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
