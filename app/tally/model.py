@@ -99,10 +99,10 @@ def count_ballots(ballots: Sequence[Ballot]) -> Counted:
 
 
 class Ballots(tuple[Ballot, ...]):
-    """An election's ballots (a tuple) that know their ``Counted``, built as they are read (the
-    readers count as they go): a rule then walks distinct ballots, not voters. Anything derived
-    from it (a slice, a concatenation, ``dataclasses.replace``) is a plain tuple again, so the
-    counts can never describe other ballots than their own."""
+    """An election's ballots (a tuple) that know their ``Counted``: counted here by identity,
+    or handed over by the ``.pb`` reader, which counts as it reads. A rule then walks distinct
+    ballots, not voters. A slice or a concatenation of it is a plain tuple again (counted when
+    a rule asks, ``counted_ballots``), so the counts never describe other ballots."""
 
     counted: Counted
 

@@ -12,8 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 
-from app.tally.model import Election, TallyError
-from app.tally.rules.common import collapsed
+from app.tally.model import Election, TallyError, counted_ballots
 
 TIE_BREAKS = ("default", "pabutools")
 TieKey = tuple[Fraction | int | str | bytes, ...]
@@ -28,7 +27,7 @@ def lot(seed: bytes, project_id: str) -> bytes:
 def supporters(election: Election) -> dict[str, int]:
     """Number of ballots that include each project."""
     counts = dict.fromkeys(election.projects, 0)
-    for ballot, n in collapsed(election):
+    for ballot, n in counted_ballots(election.ballots):
         for pid in ballot.projects:
             counts[pid] += n
     return counts

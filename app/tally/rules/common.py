@@ -1,16 +1,11 @@
-"""Helpers shared by the rules: collapsed ballots and project scores."""
+"""Helpers shared by the rules: project scores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 
-from app.tally.model import Ballot, Election, ballot_points, counted_ballots
-
-
-def collapsed(election: Election) -> Iterable[tuple[Ballot, int]]:
-    """Distinct ballots with their multiplicity (``model.counted_ballots``)."""
-    return counted_ballots(election.ballots)
+from app.tally.model import Election, ballot_points, counted_ballots
 
 
 def project_scores(election: Election) -> tuple[dict[str, Fraction], dict[str, int]]:
@@ -23,7 +18,7 @@ def project_scores(election: Election) -> tuple[dict[str, Fraction], dict[str, i
     sums: dict[str, dict[int, int]] = {pid: {} for pid in election.projects}
     votes = dict.fromkeys(election.projects, 0)
     rules = election.rules
-    for ballot, n in collapsed(election):
+    for ballot, n in counted_ballots(election.ballots):
         whole: Sequence[int] | None = None
         if rules.kind in ("approval", "choose-1"):
             whole = (1,) * len(ballot.projects)
