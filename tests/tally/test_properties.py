@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from pabutools.analysis.justifiedrepresentation import is_EJR_one_approval
 from pabutools.election import (
@@ -37,7 +37,8 @@ from app.tally import (
     TallyError,
     tally,
 )
-from app.tally.rules import mes, mes_np
+from app.tally.rules import mes, mes_np, mes_span
+from app.tally.rules.mes import RunResult
 from app.tally.tiebreak import tie_key_function
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -587,6 +588,150 @@ def test_budgets_within_the_limit_spend_at_most_it_in_between(
         middle = mes.run(prep, b1 + (b2 - b1) * Fraction(step, 4 * gap), key, "pabutools")
         assert mes.total_cost(prep, middle.selected) <= limit
         assert len(middle.selected) < everything
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    st.integers(0, 40),
+    st.integers(0, 16),
+    st.fractions(0, 1),
+    st.booleans(),
+    st.sampled_from(["default", "pabutools"]),
+)
+def test_a_span_proved_within_the_limit_is_within_it_at_every_budget(
+    e: Election, start: int, length: int, share: Fraction, rows: bool, tie: str
+) -> None:
+    """``mes_span.within``: where it proves a span of per-voter budgets within a limit, the
+    exact run (in Fractions, on bitsets) at each of 33 budgets spread over the span spends at
+    most the limit and funds less than every candidate. The limit is drawn from the most
+    the span's two ends spend up to everything, so that the proof is often a close call; on
+    the voters or on collapsed rows; with either tie-break (the proof holds for any)."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assume(arrays is not None and prep.candidates)
+    assert arrays is not None
+    if rows:
+        arrays = _collapsed(prep, arrays)
+    key = tie_key_function(e, tie, b"\x01")
+    b0 = e.budget / prep.n
+    low = b0 * (1 + Fraction(start, 8))
+    high = low * (1 + Fraction(length, 16))
+    everything = len(prep.candidates) + len(prep.free)
+    ends = [mes.run(prep, b, key, tie) for b in (low, high)]
+    most = max(mes.total_cost(prep, r.selected) for r in ends)
+    limit = most + share * (sum(prep.cost.values(), Fraction(0)) - most)
+    proved = mes_span.within(prep, arrays, low, high, limit)
+    event("proved" if proved else "not proved")
+    if not proved:
+        return
+    for step in range(33):
+        run = mes.run(prep, low + (high - low) * Fraction(step, 32), key, tie)
+        assert mes.total_cost(prep, run.selected) <= limit
+        assert len(run.selected) < everything
+
+
+def _money_after_each_round(prep: mes.Prepared, run: RunResult) -> list[list[Fraction]]:
+    """Every voter's exact money before the first round and after each round of ``run``
+    (each supporter of the winner pays its share ``rho * utility``, or all it has)."""
+    money = [run.b] * prep.n
+    after = [list(money)]
+    for r in run.rounds:
+        for u, voters in zip(prep.utilities[r.project], prep.members[r.project], strict=True):
+            for v in voters.tolist():
+                money[v] -= min(money[v], r.rho * u)
+        after.append(list(money))
+    return after
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    st.integers(0, 40),
+    st.integers(0, 16),
+    st.integers(0, 16),
+    st.booleans(),
+    st.sampled_from(["default", "pabutools"]),
+)
+def test_every_run_in_a_span_stays_inside_its_brackets(
+    e: Election, start: int, length: int, at: int, rows: bool, tie: str
+) -> None:
+    """What ``mes_span.within`` rests on, round by round: for a budget anywhere in the span,
+    the exact run's funded projects after each round are a branch of the proof, every
+    voter's (or row's) exact money lies between that branch's ``lo`` and ``hi``, and where
+    the run stops, that branch may stop. Checked for every round the proof reaches (with no
+    limit to stop it)."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assume(arrays is not None and prep.candidates)
+    assert arrays is not None
+    row_of = np.arange(prep.n)
+    weight = [1] * prep.n
+    if rows:
+        arrays = _collapsed(prep, arrays)
+        assert arrays.weight is not None
+        row_of = np.repeat(np.arange(arrays.n), prep.ballot_counts)
+        weight = arrays.weight.tolist()
+    key = tie_key_function(e, tie, b"\x02")
+    low = e.budget / prep.n * (1 + Fraction(start, 8))
+    high = low * (1 + Fraction(length, 8))
+    b = low + (high - low) * Fraction(at, 16)
+    run = mes.run(prep, b, key, tie)
+    money = _money_after_each_round(prep, run)
+    funded = [frozenset(r.project for r in run.rounds[:k]) for k in range(len(run.rounds) + 1)]
+    seen: dict[frozenset[str], list[tuple[np.ndarray, np.ndarray, bool]]] = {}
+
+    def observe(branch: frozenset[str], lo: np.ndarray, hi: np.ndarray, ends: bool) -> None:
+        seen.setdefault(branch, []).append((lo.copy(), hi.copy(), ends))
+
+    everything = sum(prep.cost.values(), Fraction(0))
+    mes_span._observe = observe
+    try:
+        mes_span.within(prep, arrays, low, high, everything, nodes=400, width=64)
+    finally:
+        mes_span._observe = None
+    checked = 0
+    for k, branch in enumerate(funded):
+        if branch not in seen:
+            # the proof gave up before this round, or funded everything: nothing beyond
+            assert not any(len(f) > k for f in seen)
+            break
+        (lo, hi, ends), *_ = seen[branch]
+        for v in range(prep.n):
+            row = int(row_of[v])
+            exact = money[k][v] * weight[row]
+            assert Fraction(float(lo[row])) <= exact <= Fraction(float(hi[row]))
+        if k == len(run.rounds):
+            assert ends  # the run stops here: so may the branch
+        checked += 1
+    event(f"rounds checked: {min(checked, 3)}+")
+
+
+def test_a_span_is_proved_where_outcomes_differ_yet_all_stay_within() -> None:
+    """A proof needs no two budgets alike: from a voter's budget of 4 to 7 the outcome is c
+    (cost 10), then a (40) from 6 on, and at 8 both (50). ``within`` proves 4 to 7 within
+    40, but not within 39 (6 costs 40), and not 4 to 8 within 40."""
+    e = Election(
+        budget=Fraction(105),
+        projects={
+            "a": Project("a", Fraction(40)),
+            "b": Project("b", Fraction(55)),
+            "c": Project("c", Fraction(10)),
+        },
+        rules=BallotRules("approval"),
+        ballots=(Ballot(("a", "c")),) + (Ballot(("a", "b", "c")),) * 4 + (Ballot(("a",)),) * 2,
+    )
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assert arrays is not None
+    key = tie_key_function(e, "pabutools", b"")
+    funded = [mes.run(prep, Fraction(b), key, "pabutools").selected for b in range(4, 9)]
+    assert funded == [["c"], ["c"], ["a"], ["a"], ["a", "c"]]
+    assert mes_span.within(prep, arrays, 4, 7, Fraction(40))
+    assert not mes_span.within(prep, arrays, 4, 7, Fraction(39))
+    assert not mes_span.within(prep, arrays, 4, 8, Fraction(40))
+    with pytest.raises(ValueError):
+        mes_span.within(prep, arrays, 7, 4, Fraction(40))
 
 
 @settings(max_examples=20, deadline=None)

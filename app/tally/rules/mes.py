@@ -53,6 +53,9 @@ BLOCK = 8
 #: on bitsets, the galloping's next step after the very next budget certified (on the small
 #: files of ../shared/pabulib: 304 runs in all against 326 with 2)
 NEXT_STEP = 16
+#: a proof over a span of budgets (``mes_span.within``) may take twice the rounds of a run
+#: and this many more
+SPAN_NODES = 8
 
 
 @dataclass
@@ -606,8 +609,18 @@ def _add_one_bracketed(
     between surely spends at most ``budget`` (``run_np``'s ``limit``, ADR 0005): add-one
     needs only the first budget that goes over, so a stretch that cannot go over is skipped
     whatever its outcomes, the probe's own (run to its end) becoming the last one.
+
+    Where a block would begin, the search first tries to prove a whole span of budgets within
+    ``budget`` without running them (``spans``: ``mes_span.within``, ADR 0006: one run for
+    all of them, on money bracketed between the span's ends, following every decision some
+    budget of it might take). The first span is ``BLOCK`` budgets; proved, the next is twice
+    as long; a longer one that fails caps spans at half its length and a quarter of it is
+    tried at once; a ``BLOCK`` one that fails sends the search to the block, and the next
+    ``2**f - 1`` block starts (after the ``f``-th such failure) try none. ``last`` then stays
+    the last exact run, below ``last_k``: ``done`` runs the final budget from ``last_k``.
     """
     from app.tally.rules.mes_np import HUGE, TINY, Arrays, arrays_of, collapsed, run_np
+    from app.tally.rules.mes_span import within
 
     everything = len(prep.candidates) + len(prep.free)
     base = b0.numerator // b0.denominator
@@ -643,7 +656,9 @@ def _add_one_bracketed(
         nonlocal runs
         if arrays is None:
             return Add1Result(last, last_k, runs, stopped_by)
-        final = run_np(prep, arrays, last.b, tie_key, tie_break)  # with the payments
+        b = b0 if last_k == 0 else Fraction(base + last_k)  # (``last`` may be a run below it:
+        # see ``spans``)
+        final = run_np(prep, arrays, b, tie_key, tie_break)  # with the payments
         runs += 1
         return Add1Result(final, last_k, runs, stopped_by)
 
@@ -663,6 +678,21 @@ def _add_one_bracketed(
             return done("every supported project is funded")
         return None
 
+    def spans(first_k: int, last_k: int, rounds: int) -> bool:
+        """Whether every budget from schedule point ``first_k`` to ``last_k`` surely spends at
+        most ``budget`` and funds less than everything (``mes_span.within``, ADR 0006), given
+        about as many rounds as running them would take (a run has about ``rounds``)."""
+        if probing is None:
+            return False
+        return within(
+            prep,
+            probing,
+            base + first_k,
+            base + last_k,
+            budget,
+            nodes=2 * rounds + SPAN_NODES,
+        )
+
     def probe_at(k: int, give_up: bool, above: RunResult | None = None) -> RunResult:
         return exact_run(
             Fraction(base + k),
@@ -676,6 +706,8 @@ def _add_one_bracketed(
     failed: int | None = None  # a probe beyond the current outcome that failed to certify
     ceiling: RunResult | None = None  # that probe (its bounds hold below it)
     after_block = False
+    span, span_failures, span_wait = BLOCK, 0, 1  # the next span to prove, and the back-off
+    span_most = 2**62  # (lowered where a long span fails)
     # Below the smallest budget at which the supporters of some project together hold its
     # cost, nothing is affordable: while nothing is bought, the search can jump right there.
     waking = min(prep.cost[pid] / prep.union[pid].bit_count() for pid in prep.candidates)
@@ -707,6 +739,23 @@ def _add_one_bracketed(
                 return ended
             step, failed = 1, None
             continue
+        block_starts = probing is not None and (k == last_k + 1 or after_block)
+        if block_starts and not (span_wait := max(0, span_wait - 1)):
+            # where budgets would be run one by one: first try to prove a whole span of them
+            # within the budget (``spans``); proved, the next span is twice as long
+            if spans(last_k + 1, last_k + span, len(last.rounds)):
+                last_k += span  # (``last`` stays the run below it: ``done`` runs the final one)
+                if failed is not None and failed <= last_k:
+                    failed = ceiling = None
+                span, span_failures = min(span_most, 2 * span), 0
+                step, after_block = 1, False
+                continue
+            if span > BLOCK:  # too long: never again longer than half of it, and a quarter
+                # of it at once
+                span_most, span, span_wait = span // 2, max(BLOCK, span // 4), 1
+                continue
+            span_failures += 1
+            span_wait = 2**span_failures  # back off: where proofs fail, they fail again
         if k == last_k + 1:
             top = last_k + BLOCK
             roof = ceiling if failed is not None and failed > top else None
@@ -753,7 +802,8 @@ def _add_one_bracketed(
             if ended is not None:
                 return ended
         else:
-            pending: list[tuple[int, RunResult]] = [(top, highest)]  # runs above, nearest first
+            # runs above, nearest first
+            pending: list[tuple[int, RunResult]] = [(top, highest)]
             volatile = False  # a probe of the block failed: the rest of it is run one by one
             while pending:
                 near, near_run = pending[0]

@@ -1,0 +1,219 @@
+"""Whether a whole span of per-voter budgets surely stays within the budget (ADR 0006).
+
+Add-one needs, of the budgets of its schedule, only the first whose outcome goes over the
+budget and the outcome just before it. ``within(prep, arrays, low, high, limit)`` proves
+that no per-voter budget ``b`` in ``[low, high]`` does, without running them one by one: it
+runs equal shares once for all of them, on money known only between two bounds, and follows
+every decision that some budget in the span might take.
+
+* **Brackets.** At the start every voter holds between ``low`` and ``high``. A project's
+  price (the least ``rho`` with ``sum min(money, rho * u) >= cost``) only falls as money
+  grows, so while every voter's money is between ``lo`` and ``hi``, every price is between
+  its price at ``hi`` and its price at ``lo``. A project can win the round at some budget of
+  the span only if its price at ``hi`` is at most the least price at ``lo`` of any project,
+  ``R`` (the winner's price at any budget is at most every price there, each at most its
+  price at ``lo``). If no project is surely affordable at ``lo``, some budget may stop here.
+* **Decisions.** For each project that can win, a branch: its supporters pay at most
+  ``R * u`` (its price there is at most ``R``) and at least its price at ``hi`` times ``u``,
+  each never below nothing, so ``lo - R * u`` and ``hi - (its price at hi) * u`` (each at
+  least 0) bracket what they keep; nobody else pays.
+* **Merging.** What happens next depends only on the money and on what is funded, so
+  branches that funded the same projects (in any order) become one, with the lower of their
+  ``lo`` and the higher of their ``hi``: every budget of either is still bracketed.
+* **The verdict.** Every outcome a budget of the span can have is the funded set of a
+  branch that stops. The span is within the limit when every such set costs at most it and
+  none funds every candidate (add-one stops at a budget that funds them all). A branch whose
+  funded projects already cost more than the limit, too many branches, or too many rounds
+  in all, and the answer is "not proved" (``False``): the caller runs the budgets.
+
+Floats, made safe: brackets are rounded outwards (``lo`` down, ``hi`` up, by more than any
+rounding of the operations that made them); a price bound is a float ``r`` whose side is
+confirmed by the sum ``sum min(money, r * u)`` against the cost, with room for that sum's
+rounding. Nothing here decides an outcome: a proof only lets add-one skip budgets whose
+outcome it does not need, and every outcome it keeps is computed exactly at its own budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+
+import numpy as np
+
+from app.tally.rules.mes import Prepared
+from app.tally.rules.mes_np import Arrays, _fixed_point
+
+EPS = 2.0**-53
+#: a float price is moved this far (relatively) to the side being proved, then confirmed
+SLACK = 1e-9
+#: at most this many rounds (over all branches) in one proof
+NODES = 240
+#: at most this many branches alive at once
+WIDTH = 6
+
+_INF = math.inf
+#: tests only: called as ``_observe(funded, lo, hi, ends)`` for every branch of every round,
+#: before it is taken (``ends``: whether some budget may stop there)
+_observe: Callable[[frozenset[str], np.ndarray, np.ndarray, bool], None] | None = None
+
+
+def within(
+    prep: Prepared,
+    arrays: Arrays,
+    low: Fraction | int,
+    high: Fraction | int,
+    limit: Fraction,
+    *,
+    nodes: int = NODES,
+    width: int = WIDTH,
+) -> bool:
+    """True if equal shares at every per-voter budget ``b`` with ``low <= b <= high`` surely
+    funds projects costing at most ``limit`` and not every candidate; False if that is not
+    proved (too many branches, or a branch that may go over)."""
+    if not 0 < low <= high:
+        raise ValueError("a span of budgets needs 0 < low <= high")
+    sup, uf, cost_f = arrays.sup, arrays.uf, arrays.cost_f
+    cost = prep.cost
+    everything = len(prep.candidates)
+    ones = np.ones(arrays.n) if arrays.weight is None else arrays.weight.astype(np.float64)
+    lo_f, hi_f = _down(Fraction(low)), _up(Fraction(high))
+    # (a weight times a float: one rounding, undone outwards)
+    start_lo = ones * lo_f * (1 - 4 * EPS)
+    start_hi = ones * hi_f * (1 + 4 * EPS)
+    total_u = {
+        pid: float(uf[pid].sum())
+        if uf[pid].strides and uf[pid].strides[0]
+        else float(uf[pid][0]) * len(uf[pid])
+        if len(uf[pid])
+        else 0.0
+        for pid in prep.candidates
+    }
+
+    def at_most(m: np.ndarray, pid: str) -> float:
+        """A lower bound of ``pid``'s price for any money up to ``m`` (its price at ``m``,
+        less a little); infinite if even ``m`` surely cannot afford it."""
+        s = sup[pid]
+        money = m[s]
+        u = uf[pid]
+        c = cost_f[pid]
+        total = float(money.sum())
+        err = 2 * (len(s) + 4) * EPS * (total + c)
+        if total + err < c:
+            return _INF
+        guess, _, _ = _fixed_point(money / u, u, money, c, total_u[pid])
+        r = guess * (1 - SLACK)
+        if r > 0 and float(np.minimum(money, r * u).sum()) + 2 * err < c:
+            return r  # even at ``r`` the supporters cannot pay it: the price is above
+        return 0.0
+
+    def at_least(m: np.ndarray, pid: str) -> float:
+        """An upper bound of ``pid``'s price for any money at least ``m``; infinite if ``m``
+        does not surely afford it."""
+        s = sup[pid]
+        money = m[s]
+        u = uf[pid]
+        c = cost_f[pid]
+        total = float(money.sum())
+        err = 2 * (len(s) + 4) * EPS * (total + c)
+        if total - err < c:
+            return _INF
+        ratio = money / u
+        guess, _, _ = _fixed_point(ratio, u, money, c, total_u[pid])
+        r = guess * (1 + SLACK)
+        if float(np.minimum(money, r * u).sum()) - 2 * err >= c:
+            return r
+        return float(ratio.max()) * (1 + SLACK)  # everyone paying all they have pays it
+
+    def pays(m: np.ndarray, pid: str, r: float) -> int:
+        """What the supporters of ``pid`` with money ``m`` pay at price ``r``, against its
+        cost: -1 surely less (the price is above ``r``), 1 surely at least (it is at most
+        ``r``), 0 too close to tell; -2 if they surely cannot afford it at all."""
+        money = m[sup[pid]]
+        c = cost_f[pid]
+        total = float(money.sum())
+        err = 2 * (len(money) + 4) * EPS * (total + c)
+        if total + err < c:
+            return -2
+        paid = float(np.minimum(money, r * uf[pid]).sum())
+        return -1 if paid + 2 * err < c else 1 if paid - 2 * err >= c else 0
+
+    # A branch: funded projects -> (lo, hi, a lower bound of the price at ``hi`` of every
+    # project still in reach)
+    Branch = tuple[np.ndarray, np.ndarray, dict[str, float]]
+    branches: dict[frozenset[str], Branch] = {
+        frozenset(): (start_lo, start_hi, dict.fromkeys(prep.candidates, 0.0))
+    }
+    spent: dict[frozenset[str], Fraction] = {frozenset(): Fraction(0)}
+    count = 0
+    while branches:
+        if len(branches) > width:
+            return False
+        after: dict[frozenset[str], Branch] = {}
+        for funded, (lo, hi, bound) in branches.items():
+            count += 1
+            if count > nodes:
+                return False
+            best = _INF  # R: the least price at ``lo`` found so far
+            lows: dict[str, float] = {}  # projects that may win: a lower bound at ``hi``
+            out: set[str] = set()  # surely out of money, from here on
+            for pid in sorted(bound, key=bound.__getitem__):
+                if bound[pid] > best:
+                    break
+                low_p = at_most(hi, pid)
+                if low_p == _INF:
+                    out.add(pid)
+                    continue
+                bound[pid] = lows[pid] = low_p
+                if low_p < best and (best == _INF or pays(lo, pid, best) == 1):
+                    best = min(best, at_least(lo, pid))
+            reach = {pid: b for pid, b in bound.items() if pid not in out}
+            if _observe is not None:
+                _observe(funded, lo, hi, best == _INF)
+            if best == _INF and (spent[funded] > limit or len(funded) == everything):
+                return False  # some budget may stop here, over the limit or with everything
+            for pid, low_p in lows.items():
+                if low_p > best:
+                    continue
+                s = sup[pid]
+                u = uf[pid]
+                new_lo = lo.copy()
+                new_hi = hi.copy()
+                if best == _INF:
+                    new_lo[s] = 0.0
+                else:
+                    pay = best * u
+                    new_lo[s] = np.maximum(0.0, lo[s] - pay - 4 * EPS * (lo[s] + pay))
+                pay = low_p * u
+                new_hi[s] = np.minimum(
+                    hi[s], np.maximum(0.0, hi[s] - pay + 4 * EPS * (hi[s] + pay))
+                )
+                key = funded | {pid}
+                rest = {p: v for p, v in reach.items() if p != pid}
+                if key in after:
+                    lo2, hi2, bound2 = after[key]
+                    np.minimum(lo2, new_lo, out=lo2)
+                    np.maximum(hi2, new_hi, out=hi2)
+                    for p in bound2.keys() | rest.keys():
+                        bound2[p] = min(bound2.get(p, _INF), rest.get(p, _INF))
+                    after[key] = (lo2, hi2, bound2)
+                    continue
+                if key not in spent:
+                    spent[key] = spent[funded] + cost[pid]
+                if spent[key] > limit:
+                    return False
+                after[key] = (new_lo, new_hi, rest)
+                if len(after) > width:
+                    return False
+        branches = after
+    return True
+
+
+def _down(x: Fraction) -> float:
+    f = float(x)
+    return math.nextafter(f, 0.0) if Fraction(f) > x else f
+
+
+def _up(x: Fraction) -> float:
+    f = float(x)
+    return math.nextafter(f, _INF) if Fraction(f) < x else f
