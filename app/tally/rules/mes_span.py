@@ -42,7 +42,7 @@ from fractions import Fraction
 import numpy as np
 
 from app.tally.rules.mes import Prepared
-from app.tally.rules.mes_np import Arrays, _fixed_point
+from app.tally.rules.mes_np import Arrays
 
 EPS = 2.0**-53
 #: a float price is moved this far (relatively) to the side being proved, then confirmed
@@ -90,7 +90,7 @@ def within(
         for pid in prep.candidates
     }
 
-    def at_most(m: np.ndarray, pid: str) -> float:
+    def at_most(m: np.ndarray, pid: str, start: float) -> float:
         """A lower bound of ``pid``'s price for any money up to ``m`` (its price at ``m``,
         less a little); infinite if even ``m`` surely cannot afford it."""
         s = sup[pid]
@@ -101,13 +101,13 @@ def within(
         err = 2 * (len(s) + 4) * EPS * (total + c)
         if total + err < c:
             return _INF
-        guess, _, _ = _fixed_point(money / u, u, money, c, total_u[pid])
+        guess = _price(money / u, u, money, c, total_u[pid], start)
         r = guess * (1 - SLACK)
         if r > 0 and float(np.minimum(money, r * u).sum()) + 2 * err < c:
             return r  # even at ``r`` the supporters cannot pay it: the price is above
         return 0.0
 
-    def at_least(m: np.ndarray, pid: str) -> float:
+    def at_least(m: np.ndarray, pid: str, start: float) -> float:
         """An upper bound of ``pid``'s price for any money at least ``m``; infinite if ``m``
         does not surely afford it."""
         s = sup[pid]
@@ -119,7 +119,7 @@ def within(
         if total - err < c:
             return _INF
         ratio = money / u
-        guess, _, _ = _fixed_point(ratio, u, money, c, total_u[pid])
+        guess = _price(ratio, u, money, c, total_u[pid], start)
         r = guess * (1 + SLACK)
         if float(np.minimum(money, r * u).sum()) - 2 * err >= c:
             return r
@@ -160,13 +160,13 @@ def within(
             for pid in sorted(bound, key=bound.__getitem__):
                 if bound[pid] > best:
                     break
-                low_p = at_most(hi, pid)
+                low_p = at_most(hi, pid, bound[pid])
                 if low_p == _INF:
                     out.add(pid)
                     continue
                 bound[pid] = lows[pid] = low_p
                 if low_p < best and (best == _INF or pays(lo, pid, best) == 1):
-                    best = min(best, at_least(lo, pid))
+                    best = min(best, at_least(lo, pid, low_p))
             reach = {pid: b for pid, b in bound.items() if pid not in out}
             if _observe is not None:
                 _observe(funded, lo, hi, best == _INF)
@@ -207,6 +207,30 @@ def within(
                     return False
         branches = after
     return True
+
+
+def _price(
+    ratio: np.ndarray, u: np.ndarray, m: np.ndarray, cost: float, total_u: float, start: float
+) -> float:
+    """A float price, by ``mes_np._fixed_point``'s iteration (supporters poorer than a lower
+    bound of the price pay all they have; ``(cost - their money) / (utility of the others)``
+    is a higher lower bound), begun at ``start``, a lower bound already known (the price in
+    an earlier round, or with more money): fewer steps. The caller confirms the result."""
+    poor = ratio < max(cost / total_u, start)
+    count = int(np.count_nonzero(poor))
+    guess = cost / total_u  # (nobody poorer: everyone pays an equal share)
+    while count:
+        weights = poor.astype(np.float64)
+        rest_u = total_u - float(u @ weights)
+        if rest_u <= 0:
+            break
+        guess = (cost - float(m @ weights)) / rest_u
+        again = poor | (ratio < guess)
+        grown = int(np.count_nonzero(again))
+        if grown == count:
+            break
+        poor, count = again, grown
+    return guess
 
 
 def _down(x: Fraction) -> float:
