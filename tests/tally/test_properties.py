@@ -680,9 +680,25 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
     money = _money_after_each_round(prep, run)
     funded = [frozenset(r.project for r in run.rounds[:k]) for k in range(len(run.rounds) + 1)]
     seen: dict[frozenset[str], list[tuple[np.ndarray, np.ndarray, bool]]] = {}
+    bounds_checked = 0
 
-    def observe(branch: frozenset[str], lo: np.ndarray, hi: np.ndarray, ends: bool) -> None:
+    def observe(
+        branch: frozenset[str], lo: np.ndarray, hi: np.ndarray, ends: bool, bound: dict[str, float]
+    ) -> None:
+        nonlocal bounds_checked
         seen.setdefault(branch, []).append((lo.copy(), hi.copy(), ends))
+        # every bound is at most the price with ``hi``'s money, and a project left out of
+        # reach (not funded) cannot be afforded with it
+        money = [Fraction(float(x)) for x in hi]
+        for pid in prep.candidates:
+            if pid in branch:
+                continue
+            price = _price_with(money, arrays, pid, prep.cost[pid])
+            if pid in bound:
+                assert price is None or Fraction(bound[pid]) <= price
+                bounds_checked += 1
+            else:
+                assert price is None
 
     everything = sum(prep.cost.values(), Fraction(0))
     mes_span._observe = observe
@@ -705,6 +721,26 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
             assert ends  # the run stops here: so may the branch
         checked += 1
     event(f"rounds checked: {min(checked, 3)}+")
+    event(f"bounds checked: {min(bounds_checked, 10)}+")
+
+
+def _price_with(
+    money: list[Fraction], arrays: mes_np.Arrays, pid: str, cost: Fraction
+) -> Fraction | None:
+    """The exact price of ``pid`` with its supporters' (rows') money ``money``: the least
+    ``rho`` with ``sum min(money, rho * utility) >= cost``; None if they cannot afford it."""
+    rows = arrays.sup[pid].tolist()
+    utility = [int(k) * arrays.unit[pid] for k in arrays.ui[pid].tolist()]
+    have = [money[r] for r in rows]
+    if sum(have, Fraction(0)) < cost:
+        return None
+    paid, rest = Fraction(0), sum(utility, Fraction(0))
+    for m, u in sorted(zip(have, utility, strict=True), key=lambda mu: mu[0] / mu[1]):
+        rho = (cost - paid) / rest
+        if m >= rho * u:
+            return rho
+        paid, rest = paid + m, rest - u
+    raise AssertionError("unreachable: they hold the cost")  # pragma: no cover
 
 
 def test_a_span_is_proved_where_outcomes_differ_yet_all_stay_within() -> None:

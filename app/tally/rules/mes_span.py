@@ -19,7 +19,10 @@ every decision that some budget in the span might take.
   least 0) bracket what they keep; nobody else pays.
 * **Merging.** What happens next depends only on the money and on what is funded, so
   branches that funded the same projects (in any order) become one, with the lower of their
-  ``lo`` and the higher of their ``hi``: every budget of either is still bracketed.
+  ``lo`` and the higher of their ``hi``: every budget of either is still bracketed. (What a
+  branch knew of prices, lower bounds and the projects out of reach, does not survive a
+  merge as it is: with the higher ``hi`` a price may be below both branches' bounds, and a
+  project out of reach in both may be within it. Each is confirmed, or found again.)
 * **The verdict.** Every outcome a budget of the span can have is the funded set of a
   branch that stops. The span is within the limit when every such set costs at most it and
   none funds every candidate (add-one stops at a budget that funds them all). A branch whose
@@ -53,9 +56,12 @@ NODES = 240
 WIDTH = 6
 
 _INF = math.inf
-#: tests only: called as ``_observe(funded, lo, hi, ends)`` for every branch of every round,
-#: before it is taken (``ends``: whether some budget may stop there)
-_observe: Callable[[frozenset[str], np.ndarray, np.ndarray, bool], None] | None = None
+#: tests only: called as ``_observe(funded, lo, hi, ends, bound)`` for every branch of every
+#: round, before it is taken (``ends``: whether some budget may stop there; ``bound``: the
+#: lower bound of the price at ``hi`` of every project still in reach, as the round began)
+_observe: (
+    Callable[[frozenset[str], np.ndarray, np.ndarray, bool, dict[str, float]], None] | None
+) = None
 
 
 def within(
@@ -89,6 +95,36 @@ def within(
         else 0.0
         for pid in prep.candidates
     }
+
+    # every candidate's supporters and utilities end to end, for sums over all at once
+    lengths = np.array([len(sup[pid]) for pid in prep.candidates])
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp)
+    all_sup = np.concatenate([sup[pid] for pid in prep.candidates])
+    all_u = np.concatenate([np.asarray(uf[pid], dtype=np.float64) for pid in prep.candidates])
+    all_cost = np.array([cost_f[pid] for pid in prep.candidates])
+
+    def confirmed(
+        hi: np.ndarray, guess: dict[str, float], funded: frozenset[str]
+    ) -> dict[str, float]:
+        """The bounds of a merged branch (money ``hi``): each branch's lower bounds of prices
+        and the projects out of reach held for a lower ``hi`` than the merged one, so each
+        guessed bound is kept only where the supporters' money ``hi`` surely pays less than
+        the cost at that price (else 0), and a project out of reach in every branch merged
+        stays out only where ``hi`` surely cannot afford it (else it is back, bound 0)."""
+        rho = np.array([guess.get(pid, 0.0) for pid in prep.candidates])
+        money = hi[all_sup]
+        paid = np.add.reduceat(np.minimum(money, np.repeat(rho, lengths) * all_u), starts)
+        total = np.add.reduceat(money, starts)
+        err = 2 * (lengths + 4) * EPS * (total + all_cost)
+        bounds: dict[str, float] = {}
+        for j, pid in enumerate(prep.candidates):
+            if pid in funded:
+                continue
+            if pid in guess:
+                bounds[pid] = guess[pid] if paid[j] + 2 * err[j] < all_cost[j] else 0.0
+            elif total[j] + err[j] >= all_cost[j]:
+                bounds[pid] = 0.0
+        return bounds
 
     def at_most(m: np.ndarray, pid: str, start: float) -> float:
         """A lower bound of ``pid``'s price for any money up to ``m`` (its price at ``m``,
@@ -150,10 +186,12 @@ def within(
         if len(branches) > width:
             return False
         after: dict[frozenset[str], Branch] = {}
+        merged: set[frozenset[str]] = set()
         for funded, (lo, hi, bound) in branches.items():
             count += 1
             if count > nodes:
                 return False
+            began = dict(bound) if _observe is not None else bound
             best = _INF  # R: the least price at ``lo`` found so far
             lows: dict[str, float] = {}  # projects that may win: a lower bound at ``hi``
             out: set[str] = set()  # surely out of money, from here on
@@ -169,7 +207,7 @@ def within(
                     best = min(best, at_least(lo, pid, low_p))
             reach = {pid: b for pid, b in bound.items() if pid not in out}
             if _observe is not None:
-                _observe(funded, lo, hi, best == _INF)
+                _observe(funded, lo, hi, best == _INF, began)
             if best == _INF and (spent[funded] > limit or len(funded) == everything):
                 return False  # some budget may stop here, over the limit or with everything
             for pid, low_p in lows.items():
@@ -194,9 +232,9 @@ def within(
                     lo2, hi2, bound2 = after[key]
                     np.minimum(lo2, new_lo, out=lo2)
                     np.maximum(hi2, new_hi, out=hi2)
-                    for p in bound2.keys() | rest.keys():
+                    for p in bound2.keys() | rest.keys():  # (confirmed below: ``merged``)
                         bound2[p] = min(bound2.get(p, _INF), rest.get(p, _INF))
-                    after[key] = (lo2, hi2, bound2)
+                    merged.add(key)
                     continue
                 if key not in spent:
                     spent[key] = spent[funded] + cost[pid]
@@ -205,6 +243,9 @@ def within(
                 after[key] = (new_lo, new_hi, rest)
                 if len(after) > width:
                     return False
+        for key in merged:
+            lo2, hi2, bound2 = after[key]
+            after[key] = (lo2, hi2, confirmed(hi2, bound2, key))
         branches = after
     return True
 
