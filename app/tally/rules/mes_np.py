@@ -85,7 +85,12 @@ Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float,
 
 
 def _fixed_point(
-    ratio: np.ndarray, u: np.ndarray, m: np.ndarray, cost: float, total_u: float
+    ratio: np.ndarray,
+    u: np.ndarray,
+    m: np.ndarray,
+    cost: float,
+    total_u: float,
+    start: float = 0.0,
 ) -> tuple[float, np.ndarray, float]:
     """A float price and the supporters poorer than it (money per utility ``ratio``, money
     ``m``, utility ``u``): with those poorer than a lower bound of the price paying all they
@@ -94,9 +99,11 @@ def _fixed_point(
     side. The poor only ever grow (in exact arithmetic the price only rises as they do; the
     floats' rounding could otherwise make two sets take turns for ever), so this ends within
     as many rounds as there are supporters. Also returns the utility of the others (sums
-    over a mask as dot products: several times faster than selecting first)."""
-    guess = cost / total_u
-    poor = ratio < guess
+    over a mask as dot products: several times faster than selecting first). ``start``: a
+    lower bound of the price already known (``mes_span``), where the poor begin: fewer
+    steps."""
+    guess = cost / total_u  # (nobody poorer: everyone pays an equal share)
+    poor = ratio < max(guess, start)
     count = int(np.count_nonzero(poor))
     rest_u = total_u
     while count:

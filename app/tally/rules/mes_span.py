@@ -45,7 +45,7 @@ from fractions import Fraction
 import numpy as np
 
 from app.tally.rules.mes import Prepared
-from app.tally.rules.mes_np import Arrays
+from app.tally.rules.mes_np import Arrays, _fixed_point
 
 EPS = 2.0**-53
 #: a float price is moved this far (relatively) to the side being proved, then confirmed
@@ -126,53 +126,45 @@ def within(
                 bounds[pid] = 0.0
         return bounds
 
-    def at_most(m: np.ndarray, pid: str, start: float) -> float:
-        """A lower bound of ``pid``'s price for any money up to ``m`` (its price at ``m``,
-        less a little); infinite if even ``m`` surely cannot afford it."""
-        s = sup[pid]
-        money = m[s]
-        u = uf[pid]
+    def gather(m: np.ndarray, pid: str) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+        """``pid``'s supporters' money in ``m``, their utilities, its cost, their money in all
+        and a bound on the rounding of a sum over them (as floats)."""
+        money = m[sup[pid]]
         c = cost_f[pid]
         total = float(money.sum())
-        err = 2 * (len(s) + 4) * EPS * (total + c)
+        return money, uf[pid], c, total, 2 * (len(money) + 4) * EPS * (total + c)
+
+    def at_most(m: np.ndarray, pid: str, start: float) -> float:
+        """A lower bound of ``pid``'s price for any money up to ``m`` (its price at ``m``,
+        less a little; ``start``, one already known); infinite if even ``m`` surely cannot
+        afford it."""
+        money, u, c, total, err = gather(m, pid)
         if total + err < c:
             return _INF
-        guess = _price(money / u, u, money, c, total_u[pid], start)
+        guess, _, _ = _fixed_point(money / u, u, money, c, total_u[pid], start)
         r = guess * (1 - SLACK)
         if r > 0 and float(np.minimum(money, r * u).sum()) + 2 * err < c:
             return r  # even at ``r`` the supporters cannot pay it: the price is above
         return 0.0
 
     def at_least(m: np.ndarray, pid: str, start: float) -> float:
-        """An upper bound of ``pid``'s price for any money at least ``m``; infinite if ``m``
-        does not surely afford it."""
-        s = sup[pid]
-        money = m[s]
-        u = uf[pid]
-        c = cost_f[pid]
-        total = float(money.sum())
-        err = 2 * (len(s) + 4) * EPS * (total + c)
+        """An upper bound of ``pid``'s price for any money at least ``m`` (``start``: a
+        lower bound of it); infinite if ``m`` does not surely afford it."""
+        money, u, c, total, err = gather(m, pid)
         if total - err < c:
             return _INF
         ratio = money / u
-        guess = _price(ratio, u, money, c, total_u[pid], start)
+        guess, _, _ = _fixed_point(ratio, u, money, c, total_u[pid], start)
         r = guess * (1 + SLACK)
         if float(np.minimum(money, r * u).sum()) - 2 * err >= c:
             return r
         return float(ratio.max()) * (1 + SLACK)  # everyone paying all they have pays it
 
-    def pays(m: np.ndarray, pid: str, r: float) -> int:
-        """What the supporters of ``pid`` with money ``m`` pay at price ``r``, against its
-        cost: -1 surely less (the price is above ``r``), 1 surely at least (it is at most
-        ``r``), 0 too close to tell; -2 if they surely cannot afford it at all."""
-        money = m[sup[pid]]
-        c = cost_f[pid]
-        total = float(money.sum())
-        err = 2 * (len(money) + 4) * EPS * (total + c)
-        if total + err < c:
-            return -2
-        paid = float(np.minimum(money, r * uf[pid]).sum())
-        return -1 if paid + 2 * err < c else 1 if paid - 2 * err >= c else 0
+    def surely_pays(m: np.ndarray, pid: str, r: float) -> bool:
+        """Whether ``pid``'s supporters with money ``m`` surely pay its cost at price ``r``
+        (so its price there is at most ``r``)."""
+        money, u, c, _, err = gather(m, pid)
+        return float(np.minimum(money, r * u).sum()) - 2 * err >= c
 
     # A branch: funded projects -> (lo, hi, a lower bound of the price at ``hi`` of every
     # project still in reach)
@@ -203,7 +195,7 @@ def within(
                     out.add(pid)
                     continue
                 bound[pid] = lows[pid] = low_p
-                if low_p < best and (best == _INF or pays(lo, pid, best) == 1):
+                if low_p < best and (best == _INF or surely_pays(lo, pid, best)):
                     best = min(best, at_least(lo, pid, low_p))
             reach = {pid: b for pid, b in bound.items() if pid not in out}
             if _observe is not None:
@@ -248,30 +240,6 @@ def within(
             after[key] = (lo2, hi2, confirmed(hi2, bound2, key))
         branches = after
     return True
-
-
-def _price(
-    ratio: np.ndarray, u: np.ndarray, m: np.ndarray, cost: float, total_u: float, start: float
-) -> float:
-    """A float price, by ``mes_np._fixed_point``'s iteration (supporters poorer than a lower
-    bound of the price pay all they have; ``(cost - their money) / (utility of the others)``
-    is a higher lower bound), begun at ``start``, a lower bound already known (the price in
-    an earlier round, or with more money): fewer steps. The caller confirms the result."""
-    poor = ratio < max(cost / total_u, start)
-    count = int(np.count_nonzero(poor))
-    guess = cost / total_u  # (nobody poorer: everyone pays an equal share)
-    while count:
-        weights = poor.astype(np.float64)
-        rest_u = total_u - float(u @ weights)
-        if rest_u <= 0:
-            break
-        guess = (cost - float(m @ weights)) / rest_u
-        again = poor | (ratio < guess)
-        grown = int(np.count_nonzero(again))
-        if grown == count:
-            break
-        poor, count = again, grown
-    return guess
 
 
 def _down(x: Fraction) -> float:
