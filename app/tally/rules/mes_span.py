@@ -96,12 +96,7 @@ def within(
         for pid in prep.candidates
     }
 
-    # every candidate's supporters and utilities end to end, for sums over all at once
-    lengths = np.array([len(sup[pid]) for pid in prep.candidates])
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp)
-    all_sup = np.concatenate([sup[pid] for pid in prep.candidates])
-    all_u = np.concatenate([np.asarray(uf[pid], dtype=np.float64) for pid in prep.candidates])
-    all_cost = np.array([cost_f[pid] for pid in prep.candidates])
+    flat: list[np.ndarray] = []  # (built at the first merge, if any)
 
     def confirmed(
         hi: np.ndarray, guess: dict[str, float], funded: frozenset[str]
@@ -111,6 +106,19 @@ def within(
         guessed bound is kept only where the supporters' money ``hi`` surely pays less than
         the cost at that price (else 0), and a project out of reach in every branch merged
         stays out only where ``hi`` surely cannot afford it (else it is back, bound 0)."""
+        if not flat:  # every candidate's supporters and utilities end to end: sums over all
+            # at once
+            lengths = np.array([len(sup[pid]) for pid in prep.candidates])
+            flat.extend(
+                (
+                    lengths,
+                    np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp),
+                    np.concatenate([sup[pid] for pid in prep.candidates]),
+                    np.concatenate([np.asarray(uf[pid], np.float64) for pid in prep.candidates]),
+                    np.array([cost_f[pid] for pid in prep.candidates]),
+                )
+            )
+        lengths, starts, all_sup, all_u, all_cost = flat
         rho = np.array([guess.get(pid, 0.0) for pid in prep.candidates])
         money = hi[all_sup]
         paid = np.add.reduceat(np.minimum(money, np.repeat(rho, lengths) * all_u), starts)
