@@ -100,10 +100,58 @@ def test_order_of_ballots_and_projects_does_not_matter(
 @FAST
 @given(st.one_of(elections(), elections("cumulative")))
 def test_add_one_never_uses_less_than_equal_shares(e: Election) -> None:
+    """Add-one uses at least as much of the budget as plain equal shares, except where the
+    rule itself does not: equal shares is not monotone in the budget, so a higher per-voter
+    budget of the schedule can fund a cheaper set, and add-one keeps the last outcome within
+    the budget (the pinned example below). There Plaza's outcome must be the rule's, found by
+    stepping every budget of the schedule in Fractions, and some budget of the schedule must
+    indeed fund less than equal shares does."""
     plain = tally(e, "equalshares")
     add1 = tally(e, "equalshares/add1")
-    assert add1.cost >= plain.cost
+    if add1.cost < plain.cost:
+        event("the rule itself uses less here (equal shares not monotone in the budget)")
+        prep = mes.prepare(e)
+        key = tie_key_function(e, "default", b"")
+        stepped = mes.add_one(prep, e.budget, key, "default", fast=False).final
+        assert stepped.selected == list(add1.selected)
+        assert mes.total_cost(prep, stepped.selected) < plain.cost
+        assert stepped.b > e.budget / prep.n
     assert tally(e, "equalshares/add1-greedy").cost >= add1.cost
+
+
+def test_add_one_can_use_less_than_equal_shares_where_equal_shares_is_not_monotone() -> None:
+    """Pinned: the property that add-one never uses less of the budget than plain equal
+    shares does not hold for equalshares.net's add-one, which the issue specifies (keep the
+    last outcome of the schedule within the budget). Three voters, points ballots, budget
+    22.5: at 7.5 a voter equal shares funds p1 (15); at 8 to 11 the voter giving p0 two
+    points and p1 one makes p0 cheaper per point, and only p0 is funded (8); at 12 both
+    (23, over). Add-one keeps 11: p0, cost 8. pabutools' equal shares at those budgets
+    agrees, so this is the rule, not Plaza."""
+    e = Election(
+        budget=Fraction(45, 2),
+        projects={
+            pid: Project(pid, Fraction(c))
+            for pid, c in {"p0": 8, "p1": 15, "p2": 1, "p3": 1, "p4": 1, "p5": 19}.items()
+        },
+        rules=BallotRules("cumulative"),
+        ballots=(
+            Ballot((), ()),
+            Ballot(("p1",), (Fraction(1),)),
+            Ballot(("p0", "p1"), (Fraction(2), Fraction(1))),
+        ),
+    )
+    assert tally(e, "equalshares").selected == ("p1",)
+    add1 = tally(e, "equalshares/add1")
+    assert add1.selected == ("p0",) and add1.cost == 8
+    for per_voter, funded in (
+        (Fraction(15, 2), {"p1"}),
+        (8, {"p0"}),
+        (11, {"p0"}),
+        (12, {"p0", "p1"}),
+    ):
+        instance, profile = _pabu(replace(e, budget=per_voter * 3))
+        got = method_of_equal_shares(instance, profile, sat_class=Additive_Cardinal_Sat)
+        assert {p.name for p in got} == funded
 
 
 def _without(outcome: Any) -> tuple[Any, ...]:
