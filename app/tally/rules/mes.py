@@ -678,8 +678,8 @@ def _add_one_bracketed(
             return done("every supported project is funded")
         return None
 
-    def spans(first_k: int, last_k: int, rounds: int) -> bool:
-        """Whether every budget from schedule point ``first_k`` to ``last_k`` surely spends at
+    def spans(first: int, final: int, rounds: int) -> bool:
+        """Whether every budget from schedule point ``first`` to ``final`` surely spends at
         most ``budget`` and funds less than everything (``mes_span.within``, ADR 0006), given
         about as many rounds as running them would take (a run has about ``rounds``)."""
         if probing is None:
@@ -687,8 +687,8 @@ def _add_one_bracketed(
         return within(
             prep,
             probing,
-            base + first_k,
-            base + last_k,
+            base + first,
+            base + final,
             budget,
             nodes=2 * rounds + SPAN_NODES,
         )
