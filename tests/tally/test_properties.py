@@ -700,15 +700,17 @@ def _money_after_each_round(prep: mes.Prepared, run: RunResult) -> list[list[Fra
     st.integers(0, 16),
     st.booleans(),
     st.sampled_from(["default", "pabutools"]),
+    st.sampled_from([mes_span.CHUNK, 1, 7]),
 )
 def test_every_run_in_a_span_stays_inside_its_brackets(
-    e: Election, start: int, length: int, at: int, rows: bool, tie: str
+    e: Election, start: int, length: int, at: int, rows: bool, tie: str, chunk: int
 ) -> None:
     """What ``mes_span.within`` rests on, round by round: for a budget anywhere in the span,
     the exact run's funded projects after each round are a branch of the proof, every
     voter's (or row's) exact money lies between that branch's ``lo`` and ``hi``, and where
     the run stops, that branch may stop. Checked for every round the proof reaches (with no
-    limit to stop it)."""
+    limit to stop it), with merged branches' bounds confirmed over the candidates in one
+    chunk or in several (``mes_span.CHUNK``: a project each, or about 7 supporters)."""
     prep = mes.prepare(e)
     arrays = mes_np.arrays_of(prep)
     assume(arrays is not None and prep.candidates)
@@ -750,10 +752,12 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
 
     everything = sum(prep.cost.values(), Fraction(0))
     mes_span._observe = observe
+    kept, mes_span.CHUNK = mes_span.CHUNK, chunk
     try:
         mes_span.within(prep, arrays, low, high, everything, nodes=400, width=64)
     finally:
         mes_span._observe = None
+        mes_span.CHUNK = kept
     checked = 0
     for k, branch in enumerate(funded):
         if branch not in seen:
@@ -770,6 +774,53 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
         checked += 1
     event(f"rounds checked: {min(checked, 3)}+")
     event(f"bounds checked: {min(bounds_checked, 10)}+")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    st.integers(0, 40),
+    st.integers(0, 16),
+    st.booleans(),
+)
+def test_a_span_proof_does_not_depend_on_how_its_sums_are_chunked(
+    e: Election, start: int, length: int, rows: bool
+) -> None:
+    """``mes_span.within`` confirms merged branches' bounds over chunks of candidates
+    (``CHUNK``, for memory): every branch, bracket, bound and verdict is the same whether
+    the candidates are summed all in one chunk, one per chunk, or about 7 supporters per
+    chunk (each candidate's sum is over the same supporters in the same order)."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assume(arrays is not None and prep.candidates)
+    assert arrays is not None
+    if rows:
+        arrays = _collapsed(prep, arrays)
+    low = e.budget / prep.n * (1 + Fraction(start, 8))
+    high = low * (1 + Fraction(length, 8))
+    everything = sum(prep.cost.values(), Fraction(0))
+
+    def proof(chunk: int) -> tuple[bool, list[tuple[object, ...]]]:
+        seen: list[tuple[object, ...]] = []
+
+        def observe(
+            branch: frozenset[str], lo: np.ndarray, hi: np.ndarray, ends: bool, bound: dict
+        ) -> None:
+            seen.append((branch, lo.tobytes(), hi.tobytes(), ends, sorted(bound.items())))
+
+        mes_span._observe = observe
+        kept, mes_span.CHUNK = mes_span.CHUNK, chunk
+        try:
+            verdict = mes_span.within(prep, arrays, low, high, everything, nodes=400, width=64)
+        finally:
+            mes_span._observe = None
+            mes_span.CHUNK = kept
+        return verdict, seen
+
+    whole = proof(1 << 30)
+    event(f"branches observed: {min(len(whole[1]), 20) // 5 * 5}+")
+    assert proof(1) == whole
+    assert proof(7) == whole
 
 
 def _price_with(

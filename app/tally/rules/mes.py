@@ -194,8 +194,19 @@ def _ranges(starts: Any, lengths: Any) -> Any:
     total = int(lengths.sum())
     if total == len(lengths):  # (ranges of one: every ballot cast once)
         return starts.astype(np.intp)
-    ends = np.cumsum(lengths)
-    return np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.intp)
+    # steps of one, and at each range's first place the jump from the end of the one before,
+    # summed in place: one array of the result's size (a range per place and an ``arange``
+    # took three)
+    out = np.ones(total, dtype=np.intp)
+    firsts = np.cumsum(lengths)
+    firsts -= lengths
+    jumps = np.subtract(starts[1:], starts[:-1], dtype=np.intp)
+    jumps -= lengths[:-1]
+    jumps += 1
+    out[firsts[1:]] = jumps
+    out[0] = starts[0]
+    del firsts, jumps
+    return np.cumsum(out, out=out)
 
 
 def _bitset(indices: Any, n: int) -> int:

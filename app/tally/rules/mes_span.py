@@ -54,6 +54,8 @@ SLACK = 1e-9
 NODES = 240
 #: at most this many branches alive at once
 WIDTH = 6
+#: merged bounds are confirmed over chunks of about this many supporters (memory)
+CHUNK = 1 << 16
 
 _INF = math.inf
 #: tests only: called as ``_observe(funded, lo, hi, ends, bound)`` for every branch of every
@@ -96,7 +98,11 @@ def within(
         for pid in prep.candidates
     }
 
-    flat: list[np.ndarray] = []  # (built at the first merge, if any)
+    # (built at the first merge, if any): per chunk of candidates, the first one's index,
+    # their numbers of supporters, where each begins, and their supporters and utilities
+    flat: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    all_lengths = np.array([len(sup[pid]) for pid in prep.candidates])
+    all_cost = np.array([cost_f[pid] for pid in prep.candidates])
 
     def confirmed(
         hi: np.ndarray, guess: dict[str, float], funded: frozenset[str]
@@ -106,23 +112,40 @@ def within(
         guessed bound is kept only where the supporters' money ``hi`` surely pays less than
         the cost at that price (else 0), and a project out of reach in every branch merged
         stays out only where ``hi`` surely cannot afford it (else it is back, bound 0)."""
-        if not flat:  # every candidate's supporters and utilities end to end: sums over all
-            # at once
-            lengths = np.array([len(sup[pid]) for pid in prep.candidates])
-            flat.extend(
-                (
-                    lengths,
-                    np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp),
-                    np.concatenate([sup[pid] for pid in prep.candidates]),
-                    np.concatenate([np.asarray(uf[pid], np.float64) for pid in prep.candidates]),
-                    np.array([cost_f[pid] for pid in prep.candidates]),
+        if not flat:  # the candidates in chunks of about ``CHUNK`` supporters, each chunk's
+            # supporters and utilities end to end: sums over a whole chunk at once (one
+            # chunk of all of them would be as fast, and take memory in proportion to all
+            # the election's votes, several times over)
+            candidates = prep.candidates
+            i = 0
+            while i < len(candidates):
+                j, size = i, 0
+                while j < len(candidates) and (j == i or size + len(sup[candidates[j]]) <= CHUNK):
+                    size += len(sup[candidates[j]])
+                    j += 1
+                part = candidates[i:j]
+                lengths = np.array([len(sup[pid]) for pid in part])
+                flat.append(
+                    (
+                        i,
+                        lengths,
+                        np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp),
+                        np.concatenate([sup[pid] for pid in part]),
+                        np.concatenate([np.asarray(uf[pid], np.float64) for pid in part]),
+                    )
                 )
-            )
-        lengths, starts, all_sup, all_u, all_cost = flat
+                i = j
         rho = np.array([guess.get(pid, 0.0) for pid in prep.candidates])
-        money = hi[all_sup]
-        paid = np.add.reduceat(np.minimum(money, np.repeat(rho, lengths) * all_u), starts)
-        total = np.add.reduceat(money, starts)
+        paid = np.empty(len(rho))
+        total = np.empty(len(rho))
+        for first, lengths, starts, chunk_sup, chunk_u in flat:
+            last = first + len(lengths)
+            money = hi[chunk_sup]
+            paid[first:last] = np.add.reduceat(
+                np.minimum(money, np.repeat(rho[first:last], lengths) * chunk_u), starts
+            )
+            total[first:last] = np.add.reduceat(money, starts)
+        lengths = all_lengths
         err = 2 * (lengths + 4) * EPS * (total + all_cost)
         bounds: dict[str, float] = {}
         for j, pid in enumerate(prep.candidates):
@@ -187,7 +210,8 @@ def within(
             return False
         after: dict[frozenset[str], Branch] = {}
         merged: set[frozenset[str]] = set()
-        for funded, (lo, hi, bound) in branches.items():
+        for funded in list(branches):
+            lo, hi, bound = branches.pop(funded)  # (let go of each branch once taken)
             count += 1
             if count > nodes:
                 return False
