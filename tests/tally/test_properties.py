@@ -638,9 +638,17 @@ def test_budgets_within_the_limit_spend_at_most_it_in_between(
         assert len(middle.selected) < everything
 
 
+def span_elections() -> st.SearchStrategy[Election]:
+    """What the span proofs are tried on: dear projects, long schedules, near ties and
+    cumulative ballots."""
+    return st.one_of(
+        dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")
+    )
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    span_elections(),
     st.integers(0, 40),
     st.integers(0, 16),
     st.fractions(0, 1),
@@ -694,7 +702,7 @@ def _money_after_each_round(prep: mes.Prepared, run: RunResult) -> list[list[Fra
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    span_elections(),
     st.integers(0, 40),
     st.integers(0, 16),
     st.integers(0, 16),
@@ -778,7 +786,7 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.one_of(dear_projects(), long_schedules(), near_tie_elections(), elections("cumulative")),
+    span_elections(),
     st.integers(0, 40),
     st.integers(0, 16),
     st.booleans(),

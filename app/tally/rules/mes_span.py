@@ -117,14 +117,11 @@ def within(
             # chunk of all of them would be as fast, and take memory in proportion to all
             # the election's votes, several times over)
             candidates = prep.candidates
-            i = 0
-            while i < len(candidates):
-                j, size = i, 0
-                while j < len(candidates) and (j == i or size + len(sup[candidates[j]]) <= CHUNK):
-                    size += len(sup[candidates[j]])
-                    j += 1
+            ends = np.cumsum(all_lengths) // CHUNK
+            cuts = [0, *(np.flatnonzero(np.diff(ends)) + 1).tolist(), len(candidates)]
+            for i, j in zip(cuts, cuts[1:], strict=False):
                 part = candidates[i:j]
-                lengths = np.array([len(sup[pid]) for pid in part])
+                lengths = all_lengths[i:j]
                 flat.append(
                     (
                         i,
@@ -134,7 +131,6 @@ def within(
                         np.concatenate([np.asarray(uf[pid], np.float64) for pid in part]),
                     )
                 )
-                i = j
         rho = np.array([guess.get(pid, 0.0) for pid in prep.candidates])
         paid = np.empty(len(rho))
         total = np.empty(len(rho))
@@ -145,8 +141,7 @@ def within(
                 np.minimum(money, np.repeat(rho[first:last], lengths) * chunk_u), starts
             )
             total[first:last] = np.add.reduceat(money, starts)
-        lengths = all_lengths
-        err = 2 * (lengths + 4) * EPS * (total + all_cost)
+        err = 2 * (all_lengths + 4) * EPS * (total + all_cost)
         bounds: dict[str, float] = {}
         for j, pid in enumerate(prep.candidates):
             if pid in funded:
