@@ -638,6 +638,16 @@ def test_budgets_within_the_limit_spend_at_most_it_in_between(
         assert len(middle.selected) < everything
 
 
+def _span_arrays(e: Election, rows: bool) -> tuple[mes.Prepared, mes_np.Arrays]:
+    """``e`` prepared, and its arrays (identical voters collapsed where ``rows``); an
+    election the arrays cannot hold, or with no candidate, is not drawn."""
+    prep = mes.prepare(e)
+    arrays = mes_np.arrays_of(prep)
+    assume(arrays is not None and prep.candidates)
+    assert arrays is not None
+    return prep, _collapsed(prep, arrays) if rows else arrays
+
+
 def span_elections() -> st.SearchStrategy[Election]:
     """What the span proofs are tried on: dear projects, long schedules, near ties and
     cumulative ballots."""
@@ -663,12 +673,7 @@ def test_a_span_proved_within_the_limit_is_within_it_at_every_budget(
     most the limit and funds less than every candidate. The limit is drawn from the most
     the span's two ends spend up to everything, so that the proof is often a close call; on
     the voters or on collapsed rows; with either tie-break (the proof holds for any)."""
-    prep = mes.prepare(e)
-    arrays = mes_np.arrays_of(prep)
-    assume(arrays is not None and prep.candidates)
-    assert arrays is not None
-    if rows:
-        arrays = _collapsed(prep, arrays)
+    prep, arrays = _span_arrays(e, rows)
     key = tie_key_function(e, tie, b"\x01")
     b0 = e.budget / prep.n
     low = b0 * (1 + Fraction(start, 8))
@@ -798,12 +803,7 @@ def test_a_span_proof_does_not_depend_on_how_its_sums_are_chunked(
     (``CHUNK``, for memory): every branch, bracket, bound and verdict is the same whether
     the candidates are summed all in one chunk, one per chunk, or about 7 supporters per
     chunk (each candidate's sum is over the same supporters in the same order)."""
-    prep = mes.prepare(e)
-    arrays = mes_np.arrays_of(prep)
-    assume(arrays is not None and prep.candidates)
-    assert arrays is not None
-    if rows:
-        arrays = _collapsed(prep, arrays)
+    prep, arrays = _span_arrays(e, rows)
     low = e.budget / prep.n * (1 + Fraction(start, 8))
     high = low * (1 + Fraction(length, 8))
     everything = sum(prep.cost.values(), Fraction(0))
