@@ -3,9 +3,11 @@ them (pabutools' default tie-breaking, reproduced by ``tie_break="pabutools"``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import signal
+from collections.abc import Iterator
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -648,6 +650,18 @@ def _span_arrays(e: Election, rows: bool) -> tuple[mes.Prepared, mes_np.Arrays]:
     return prep, _collapsed(prep, arrays) if rows else arrays
 
 
+@contextlib.contextmanager
+def _span_hooks(observe: Any, chunk: int) -> Iterator[None]:
+    """``mes_span.within`` calling ``observe`` for every branch of every round, with
+    merged bounds confirmed over chunks of ``chunk`` supporters; both as before after."""
+    kept = mes_span.CHUNK
+    mes_span._observe, mes_span.CHUNK = observe, chunk
+    try:
+        yield
+    finally:
+        mes_span._observe, mes_span.CHUNK = None, kept
+
+
 def span_elections() -> st.SearchStrategy[Election]:
     """What the span proofs are tried on: dear projects, long schedules, near ties and
     cumulative ballots."""
@@ -724,14 +738,10 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
     the run stops, that branch may stop. Checked for every round the proof reaches (with no
     limit to stop it), with merged branches' bounds confirmed over the candidates in one
     chunk or in several (``mes_span.CHUNK``: a project each, or about 7 supporters)."""
-    prep = mes.prepare(e)
-    arrays = mes_np.arrays_of(prep)
-    assume(arrays is not None and prep.candidates)
-    assert arrays is not None
+    prep, arrays = _span_arrays(e, rows)
     row_of = np.arange(prep.n)
     weight = [1] * prep.n
     if rows:
-        arrays = _collapsed(prep, arrays)
         assert arrays.weight is not None
         row_of = np.repeat(np.arange(arrays.n), prep.ballot_counts)
         weight = arrays.weight.tolist()
@@ -764,13 +774,8 @@ def test_every_run_in_a_span_stays_inside_its_brackets(
                 assert price is None
 
     everything = sum(prep.cost.values(), Fraction(0))
-    mes_span._observe = observe
-    kept, mes_span.CHUNK = mes_span.CHUNK, chunk
-    try:
+    with _span_hooks(observe, chunk):
         mes_span.within(prep, arrays, low, high, everything, nodes=400, width=64)
-    finally:
-        mes_span._observe = None
-        mes_span.CHUNK = kept
     checked = 0
     for k, branch in enumerate(funded):
         if branch not in seen:
@@ -816,13 +821,8 @@ def test_a_span_proof_does_not_depend_on_how_its_sums_are_chunked(
         ) -> None:
             seen.append((branch, lo.tobytes(), hi.tobytes(), ends, sorted(bound.items())))
 
-        mes_span._observe = observe
-        kept, mes_span.CHUNK = mes_span.CHUNK, chunk
-        try:
+        with _span_hooks(observe, chunk):
             verdict = mes_span.within(prep, arrays, low, high, everything, nodes=400, width=64)
-        finally:
-            mes_span._observe = None
-            mes_span.CHUNK = kept
         return verdict, seen
 
     whole = proof(1 << 30)
