@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal, Self
+from typing import Literal, Self, overload
 
 BallotKind = Literal["approval", "choose-1", "cumulative", "ordinal", "scoring"]
 BALLOT_KINDS: tuple[BallotKind, ...] = ("approval", "choose-1", "cumulative", "ordinal", "scoring")
 POINTS_KINDS: frozenset[str] = frozenset({"cumulative", "scoring"})
+ZERO = Fraction(0)
 
 
 class TallyError(ValueError):
@@ -72,20 +73,131 @@ class Ballot:
     points: tuple[Fraction, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Counted:
-    """Each distinct ballot *object* of a sequence once, in order of first appearance, with how
-    many voters cast it: compact (a city of 65,000 voters and 31,000 distinct ballots holds
-    0.4 MB here; as pairs of Python objects it was 7 MB)."""
+    """Each distinct ballot once, packed into flat arrays, with how many voters cast it.
 
-    distinct: tuple[Ballot, ...]
+    A city of 250,000 voters has nearly as many distinct ballots: as ``Ballot`` objects (a
+    tuple of ids each) they took about 150 bytes a ballot, packed they take about 40. The
+    ``j``-th distinct ballot names the projects ``ids[k]`` for ``k`` in ``items[ends[j - 1]
+    : ends[j]]``, in ballot order, with ``points`` in the same places (``None``: no ballot
+    has points; ``pointless``: the ballots without points where others have them).
+    ``distinct[j]`` (or iterating) gives it back as a ``Ballot``, built when asked."""
+
+    ids: tuple[str, ...]
+    items: array[int]  # ("I") indices in ``ids``
+    ends: array[int]  # ("Q")
     counts: array[int]  # ("I")
+    points: list[Fraction] | None = None
+    pointless: frozenset[int] = frozenset()
+
+    @property
+    def distinct(self) -> Distinct:
+        return Distinct(self)
+
+    def ballot(self, j: int) -> Ballot:
+        """The ``j``-th distinct ballot (a new object each time; equal ones compare equal)."""
+        end = self.ends[j]
+        start = self.ends[j - 1] if j else 0
+        ids = self.ids
+        projects = tuple([ids[k] for k in self.items[start:end]])
+        if self.points is None or j in self.pointless:
+            return Ballot(projects)
+        return Ballot(projects, tuple(self.points[start:end]))
 
     def __iter__(self) -> Iterator[tuple[Ballot, int]]:
-        return zip(self.distinct, self.counts, strict=True)
+        return zip(map(self.ballot, range(len(self.counts))), self.counts, strict=True)
 
     def __len__(self) -> int:
-        return len(self.distinct)
+        return len(self.counts)
+
+    def votes(self) -> list[int]:
+        """How many voters name each project (by index in ``ids``)."""
+        votes = [0] * len(self.ids)
+        items, start = self.items, 0
+        for end, n in zip(self.ends, self.counts, strict=True):
+            for k in items[start:end]:
+                votes[k] += n
+            start = end
+        return votes
+
+
+class Distinct(Sequence[Ballot]):
+    """``Counted``'s distinct ballots as a sequence of ``Ballot``s, each built when asked."""
+
+    __slots__ = ("_counted",)
+
+    def __init__(self, counted: Counted) -> None:
+        self._counted = counted
+
+    def __len__(self) -> int:
+        return len(self._counted.counts)
+
+    @overload
+    def __getitem__(self, j: int) -> Ballot: ...
+    @overload
+    def __getitem__(self, j: slice) -> tuple[Ballot, ...]: ...
+    def __getitem__(self, j: int | slice) -> Ballot | tuple[Ballot, ...]:
+        if isinstance(j, slice):
+            return tuple(map(self._counted.ballot, range(len(self))[j]))
+        return self._counted.ballot(range(len(self))[j])
+
+    def __iter__(self) -> Iterator[Ballot]:
+        return map(self._counted.ballot, range(len(self)))
+
+
+class Packer:
+    """Builds a ``Counted`` one distinct ballot at a time (the ``.pb`` reader and
+    ``count_ballots``): project ids become small integers in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.items: array[int] = array("I")
+        self.ends: array[int] = array("Q")
+        self.counts: array[int] = array("I")
+        self.points: list[Fraction] | None = None
+        self.pointless: set[int] = set()
+
+    def add(self, projects: Iterable[str], points: Sequence[Fraction] | None, n: int) -> int:
+        """Adds a distinct ballot cast ``n`` times; returns its index."""
+        index = self.index
+        return self.add_items([index.setdefault(pid, len(index)) for pid in projects], points, n)
+
+    def add_items(self, items: Sequence[int], points: Sequence[Fraction] | None, n: int) -> int:
+        """``add``, with the projects already indices in ``index``."""
+        j = len(self.counts)
+        before = len(self.items)
+        self.items.extend(items)
+        if points is not None:
+            if len(points) != len(items):
+                del self.items[before:]
+                raise TallyError("a ballot has not as many points as projects")
+            if self.points is None:  # (the first ballot with points: those before had none)
+                self.points = [ZERO] * before
+                self.pointless.update(range(j))
+            self.points.extend(points)
+        elif self.points is not None:
+            self.pointless.add(j)
+            self.points.extend([ZERO] * len(items))
+        self.ends.append(len(self.items))
+        self.counts.append(n)
+        return j
+
+    def same(self, j: int, items: Sequence[int], points: Sequence[Fraction] | None) -> bool:
+        """Whether the ``j``-th ballot is ``items`` (indices) with ``points``."""
+        end = self.ends[j]
+        start = self.ends[j - 1] if j else 0
+        if end - start != len(items) or self.items[start:end].tolist() != list(items):
+            return False
+        if self.points is None or j in self.pointless:
+            return points is None
+        return points is not None and self.points[start:end] == list(points)
+
+    def finish(self) -> Counted:
+        ids = tuple(self.index)
+        return Counted(
+            ids, self.items, self.ends, self.counts, self.points, frozenset(self.pointless)
+        )
 
 
 def count_ballots(ballots: Sequence[Ballot]) -> Counted:
@@ -95,14 +207,17 @@ def count_ballots(ballots: Sequence[Ballot]) -> Counted:
     what it is given)."""
     objects = dict(zip(map(id, ballots), ballots, strict=True))  # (first appearance order)
     counts = Counter(map(id, ballots))  # (the same order)
-    return Counted(tuple(objects.values()), array("I", counts.values()))
+    packer = Packer()
+    for ballot, n in zip(objects.values(), counts.values(), strict=True):
+        packer.add(ballot.projects, ballot.points, n)
+    return packer.finish()
 
 
 class Ballots(tuple[Ballot, ...]):
-    """An election's ballots (a tuple) that know their ``Counted``: counted here by identity,
-    or handed over by the ``.pb`` reader, which counts as it reads. A rule then walks distinct
-    ballots, not voters. A slice or a concatenation of it is a plain tuple again (counted when
-    a rule asks, ``counted_ballots``), so the counts never describe other ballots."""
+    """An election's ballots (a tuple) that know their ``Counted``, counted here by identity.
+    A rule then walks distinct ballots, not voters. A slice or a concatenation of it is a
+    plain tuple again (counted when a rule asks, ``counted_ballots``), so the counts never
+    describe other ballots."""
 
     counted: Counted
 
@@ -112,9 +227,57 @@ class Ballots(tuple[Ballot, ...]):
         return self
 
 
+class PackedBallots(Sequence[Ballot]):
+    """An election's ballots as the ``.pb`` reader keeps them: the distinct ballots packed
+    (``counted``) and which of them each voter cast (``which``, 4 bytes a voter). Indexing or
+    iterating builds each voter's ``Ballot`` when asked; it compares equal to any sequence of
+    equal ballots, and a slice or a product of it is a plain tuple."""
+
+    __slots__ = ("counted", "which")
+
+    def __init__(self, counted: Counted, which: array[int]) -> None:
+        self.counted = counted
+        self.which = which
+
+    def __len__(self) -> int:
+        return len(self.which)
+
+    @overload
+    def __getitem__(self, i: int) -> Ballot: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Ballot, ...]: ...
+    def __getitem__(self, i: int | slice) -> Ballot | tuple[Ballot, ...]:
+        if isinstance(i, slice):
+            return tuple(map(self.counted.ballot, self.which[i]))
+        return self.counted.ballot(self.which[i])
+
+    def __iter__(self) -> Iterator[Ballot]:
+        return map(self.counted.ballot, self.which)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Sequence[Ballot]) -> tuple[Ballot, ...]:
+        return (*self, *other)
+
+    def __mul__(self, times: int) -> tuple[Ballot, ...]:
+        return tuple(self) * times
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"PackedBallots({len(self)} voters, {len(self.counted)} distinct ballots)"
+
+
 def counted_ballots(ballots: Sequence[Ballot]) -> Counted:
-    """``count_ballots``, kept by ``Ballots``."""
-    return ballots.counted if isinstance(ballots, Ballots) else count_ballots(ballots)
+    """``count_ballots``, kept by ``Ballots`` and ``PackedBallots``."""
+    if isinstance(ballots, Ballots | PackedBallots):
+        return ballots.counted
+    return count_ballots(ballots)
 
 
 @dataclass(frozen=True)
@@ -128,7 +291,7 @@ class Election:
     budget: Fraction
     projects: dict[str, Project]
     rules: BallotRules
-    ballots: tuple[Ballot, ...]
+    ballots: Sequence[Ballot]
     score_threshold: Fraction | None = None
     meta: dict[str, str] = field(default_factory=dict)
 

@@ -28,18 +28,18 @@ from pathlib import Path
 from app.tally.model import (
     BALLOT_KINDS,
     POINTS_KINDS,
-    Ballot,
     BallotKind,
     BallotRules,
-    Ballots,
-    Counted,
     Election,
+    PackedBallots,
+    Packer,
     PbFormatError,
     Project,
 )
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _SECTIONS = ("meta", "projects", "votes")
+RECENT = 4096  # votes the reader remembers by their text
 _INT_META = ("min_length", "max_length")
 _NUM_META = (
     "min_sum_cost",
@@ -92,11 +92,16 @@ class _Builder:
         self.meta_lines: dict[str, int] = {}
         self.kind: BallotKind = "approval"
         self.projects: dict[str, Project] = {}
-        self.ballots: list[Ballot] = []
-        self._cache: dict[str | tuple[str, str | None], int] = {}  # -> index in distinct
-        self.distinct: list[Ballot] = []  # each ballot once, counted (``model.Counted``)
-        self.counts: array[int] = array("I")
-        self._has_points = False
+        self.index: dict[str, int] = {}  # project id -> its place in the file
+        self.order: list[str] = []  # the project ids in the file's order
+        self.which: array[int] = array("I")  # per voter: the distinct ballot cast
+        self._packer = Packer()
+        self._packer.index = self.index  # (projects as the file lists them)
+        self._slots: array[int] = array("I", bytes(4 * 1024))  # hash table: distinct + 1
+        self._hashes: array[int] = array("q")  # per distinct ballot: its vote's hash
+        self._numbers: dict[str, Fraction] = {}
+        self._with_points: bool | None = None
+        self._recent: dict[str | tuple[str, str], int] = {}  # vote -> distinct ballot
 
     def fail(self, line: int, reason: str) -> PbFormatError:
         return PbFormatError(line, reason, name=self.name)
@@ -132,62 +137,131 @@ class _Builder:
         if cost < 0:
             raise self.fail(line, f"cost of project {pid!r} is negative")
         self.projects[pid] = Project(pid, cost, row.get("name", ""))
+        self.index[pid] = len(self.order)
+        self.order.append(pid)
 
     def start_votes(self) -> None:
         if not self.projects and self.meta.get("num_projects", "0").strip() not in ("", "0"):
             raise self.fail(0, "PROJECTS section is empty")
 
     def add_vote(self, vote: str, points: str | None, line: int, voter_id: str) -> None:
-        # identical votes share one Ballot; keyed by the vote's text alone where points do not
-        # count (a tuple per distinct ballot is 10 MB on a city of 250,000 voters)
-        if self.kind in POINTS_KINDS or self.kind == "ordinal":
-            key: str | tuple[str, str | None] = (vote, points)
-        else:
-            key, points = vote, None
-        at = self._cache.get(key)
-        if at is not None:
-            self.ballots.append(self.distinct[at])
-            self.counts[at] += 1
+        # Identical votes are one distinct ballot (``model.Counted``), found through a hash
+        # table of the votes' texts (where points count, with the points) in a flat array:
+        # a dict keyed by every text took 130 bytes a distinct ballot (only the last few
+        # thousand votes are kept so, ``_remember``). A hash that matches is
+        # confirmed exactly: by the text the ballot would have written plainly (a vote that
+        # reads the same is that ballot), else on the parsed vote, so equal hashes of
+        # different votes stay apart.
+        if self.kind in POINTS_KINDS:
+            points = points or ""
+        elif self.kind != "ordinal":
+            points = None
+        if self._with_points is None:
+            self._with_points = points is not None
+        elif self._with_points != (points is not None):
+            raise self.fail(line, f"voter {voter_id!r}: a points field where others have none")
+        key = vote if points is None else (vote, points)
+        j = self._recent.get(key)
+        if j is not None:  # (a vote seen lately: a popular one)
+            self.which.append(j)
+            self._packer.counts[j] += 1
             return
-        ballot = self._make_ballot(vote, points, line, voter_id)
-        self._cache[key] = len(self.distinct)
-        self.distinct.append(ballot)
-        self.counts.append(1)
-        self.ballots.append(ballot)
+        h = hash(key)
+        slots, hashes, packer = self._slots, self._hashes, self._packer
+        mask = len(slots) - 1
+        at = h & mask
+        parsed: tuple[list[int], list[Fraction] | None] | None = None
+        while j := slots[at]:
+            j -= 1
+            if hashes[j] == h:
+                if points is None:
+                    ends, order = packer.ends, self.order
+                    plain = ",".join(
+                        [order[k] for k in packer.items[ends[j - 1] if j else 0 : ends[j]]]
+                    )
+                    same = plain == vote
+                else:
+                    same = False
+                if not same:
+                    if parsed is None:
+                        parsed = self._parse_vote(vote, points, line, voter_id)
+                    same = packer.same(j, *parsed)
+                if same:
+                    self.which.append(j)
+                    packer.counts[j] += 1
+                    self._remember(key, j)
+                    return
+            at = (at + 1) & mask
+        if parsed is None:
+            parsed = self._parse_vote(vote, points, line, voter_id)
+        items, pts = parsed
+        j = packer.add_items(items, pts, 1)
+        self.which.append(j)
+        self._remember(key, j)
+        hashes.append(h)
+        slots[at] = j + 1
+        if 2 * len(hashes) > len(slots):  # (at most half full: short probes)
+            self._slots = slots = array("I", bytes(4 * 2 * len(slots)))
+            mask = len(slots) - 1
+            for j, h in enumerate(hashes):
+                at = h & mask
+                while slots[at]:
+                    at = (at + 1) & mask
+                slots[at] = j + 1
 
-    def _make_ballot(self, vote: str, points: str | None, line: int, voter_id: str) -> Ballot:
+    def _remember(self, key: str | tuple[str, str], j: int) -> None:
+        """Keeps the last few thousand votes seen by their text (a dict finds a repeated
+        vote faster than the hash table), forgetting them all when full: the memory stays
+        bounded, and popular votes come back at once."""
+        if len(self._recent) >= RECENT:
+            self._recent.clear()
+        self._recent[key] = j
+
+    def _parse_vote(
+        self, vote: str, points: str | None, line: int, voter_id: str
+    ) -> tuple[list[int], list[Fraction] | None]:
+        """The vote's projects (indices in the file's order) and points, checked."""
         vote = vote.strip()
-        ids: list[str] = []
+        items: list[int] = []
         if vote:
-            seen: set[str] = set()
+            index = self.index
             for raw in vote.split(","):
                 pid = raw.strip()
-                if not pid:
-                    raise self.fail(line, f"voter {voter_id!r}: empty project id in vote {vote!r}")
-                project = self.projects.get(pid)
-                if project is None:
+                k = index.get(pid)
+                if k is None:
+                    if not pid:
+                        raise self.fail(
+                            line, f"voter {voter_id!r}: empty project id in vote {vote!r}"
+                        )
                     raise self.fail(line, f"voter {voter_id!r} votes for unknown project {pid!r}")
-                if pid in seen:
-                    raise self.fail(line, f"voter {voter_id!r} lists project {pid!r} twice")
-                seen.add(pid)
-                ids.append(project.id)  # the project's own string: identical ids share memory
-        pts: tuple[Fraction, ...] | None = None
-        if self.kind in POINTS_KINDS or (self.kind == "ordinal" and points is not None):
-            text = (points or "").strip()
-            if not text and not ids:
-                pts = ()
-            else:
-                parts = text.split(",") if text else []
-                if len(parts) != len(ids):
-                    raise self.fail(
-                        line,
-                        f"voter {voter_id!r}: {len(ids)} projects but {len(parts)} points",
-                    )
-                pts = tuple(
-                    parse_number(p, line=line, what=f"points of voter {voter_id!r}", name=self.name)
-                    for p in parts
+                items.append(k)
+            if len(set(items)) != len(items):
+                first = next(k for i, k in enumerate(items) if k in items[:i])
+                raise self.fail(
+                    line, f"voter {voter_id!r} lists project {self.order[first]!r} twice"
                 )
-        return Ballot(tuple(ids), pts)
+        if points is None:
+            return items, None
+        text = points.strip()
+        if not text and not items:
+            return items, []
+        parts = text.split(",") if text else []
+        if len(parts) != len(items):
+            raise self.fail(
+                line, f"voter {voter_id!r}: {len(items)} projects but {len(parts)} points"
+            )
+        known = self._numbers
+        pts: list[Fraction] = []
+        for part in parts:
+            value = known.get(part)
+            if value is None:
+                value = parse_number(
+                    part, line=line, what=f"points of voter {voter_id!r}", name=self.name
+                )
+                if len(known) < 4096:  # (points are few distinct values: parsed once each)
+                    known[part] = value
+            pts.append(value)
+        return items, pts
 
     def finish(self) -> Election:
         budget = self._meta_number("budget")
@@ -225,7 +299,7 @@ class _Builder:
             budget=budget,
             projects=self.projects,
             rules=rules,
-            ballots=Ballots(self.ballots, Counted(tuple(self.distinct), self.counts)),
+            ballots=PackedBallots(self._packer.finish(), self.which),
             score_threshold=threshold,
             meta=self.meta,
         )

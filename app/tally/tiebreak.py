@@ -27,9 +27,9 @@ def lot(seed: bytes, project_id: str) -> bytes:
 def supporters(election: Election) -> dict[str, int]:
     """Number of ballots that include each project."""
     counts = dict.fromkeys(election.projects, 0)
-    for ballot, n in counted_ballots(election.ballots):
-        for pid in ballot.projects:
-            counts[pid] += n
+    counted = counted_ballots(election.ballots)
+    for pid, n in zip(counted.ids, counted.votes(), strict=True):
+        counts[pid] += n
     return counts
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app.tally import PbFormatError, parse_pb, read_election, read_pb, write_pb
+from app.tally import Ballot, PbFormatError, parse_pb, read_election, read_pb, write_pb
 from tests.tally.conftest import pabulib_files
 
 FILES = pabulib_files()
@@ -26,6 +28,24 @@ def test_every_file_reads_and_round_trips(path: Path) -> None:
     assert back.election() == election
     lean, selected = read_election(path)
     assert lean.ballots == election.ballots
+    # the reader's distinct ballots and counts against a plain count of the raw votes
+    points_count = (
+        pb.meta["vote_type"] in ("cumulative", "scoring")
+        or any("points" in row for row in pb.votes.values())
+        and pb.meta["vote_type"] == "ordinal"
+    )
+    naive: Counter[Ballot] = Counter()
+    for row in pb.votes.values():
+        ids = tuple(p.strip() for p in row["vote"].split(",")) if row["vote"].strip() else ()
+        points = None
+        if points_count:
+            text = row.get("points", "").strip()
+            points = tuple(Fraction(p) for p in text.split(",")) if text else ()
+        naive[Ballot(ids, points)] += 1
+    counted: Counter[Ballot] = Counter()
+    for ballot, n in lean.ballots.counted:
+        counted[ballot] += n
+    assert counted == naive == Counter(lean.ballots)
     assert set(selected) == set(pb.projects)
 
 
@@ -120,24 +140,53 @@ def test_not_utf8(tmp_path: Path) -> None:
         read_pb(path)
 
 
-def test_identical_votes_share_one_ballot_and_points_keep_them_apart(tmp_path: Path) -> None:
-    """The reader keeps one Ballot per distinct vote (the rules count each once): the same
-    projects with other points are another ballot where points count, and the same ballot
-    where they do not (an approval file's points column is ignored)."""
-    votes = "v1;p1,p2;2,1\nv2;p1,p2;2,1\nv3;p1,p2;1,2\nv4;p2;3\n"
+def test_identical_votes_are_one_distinct_ballot_and_points_keep_them_apart(
+    tmp_path: Path,
+) -> None:
+    """The reader keeps each distinct vote once, counted (the rules walk distinct ballots):
+    the same projects with other points are another ballot where points count, and the same
+    ballot where they do not (an approval file's points column is ignored). The same vote
+    written with spaces is an equal ballot, counted apart (no rule minds)."""
+    votes = "v1;p1,p2;2,1\nv2;p1,p2;2,1\nv3;p1,p2;1,2\nv4;p2;3\nv5; p1 ,p2;2,1\n"
     path = tmp_path / "c.pb"
     path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes))
     e, _ = read_election(path)
-    a, b, c, d = e.ballots
-    assert a is b and a.points == (2, 1)
-    assert c is not a and c.points == (1, 2)
+    a, b, c, d, f = e.ballots
+    assert a == b == f and a.points == (2, 1)
+    assert c.projects == a.projects and c.points == (1, 2)
     assert d.projects == ("p2",) and d.points == (3,)
+    assert list(e.ballots.counted) == [(a, 2), (c, 1), (d, 1), (f, 1)]
     path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", "approval"))
     e, _ = read_election(path)
-    a, b, c, d = e.ballots
-    assert a is b is c and a.projects == ("p1", "p2") and a.points is None
-    assert d is not a and d.projects == ("p2",)
-    assert list(e.ballots.counted) == [(a, 3), (d, 1)]  # (the readers count: ``Ballots``)
+    a, b, c, d, f = e.ballots
+    assert a == b == c == f and a.projects == ("p1", "p2") and a.points is None
+    assert d.projects == ("p2",)
+    assert list(e.ballots.counted) == [(a, 3), (d, 1), (f, 1)]  # (``PackedBallots``)
+
+
+def test_votes_whose_hashes_collide_stay_apart(tmp_path: Path, monkeypatch: Any) -> None:
+    """The reader finds repeated votes by a hash of their text: a hash shared by different
+    votes (forced here: every vote hashes alike) never merges them."""
+    import builtins
+
+    monkeypatch.setattr(builtins, "hash", lambda _value: 12345)
+    votes = "".join(
+        f"v{i};{ids};{pts}\n"
+        for i, (ids, pts) in enumerate(
+            [("p1,p2", "2,1"), ("p2,p1", "1,2"), ("p1,p2", "1,2"), ("p1,p2", "2,1"), ("p2", "3")]
+            * 300
+        )
+    )
+    path = tmp_path / "c.pb"
+    path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes))
+    e, _ = read_election(path)
+    assert [(b.projects, b.points, n) for b, n in e.ballots.counted] == [
+        (("p1", "p2"), (2, 1), 600),
+        (("p2", "p1"), (1, 2), 300),
+        (("p1", "p2"), (1, 2), 300),
+        (("p2",), (3,), 300),
+    ]
+    assert [b.points for b in e.ballots[:5]] == [(2, 1), (1, 2), (1, 2), (2, 1), (3,)]
 
 
 def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
@@ -153,9 +202,8 @@ def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
     ballots = Ballots([x, y, x, twin, x])
     assert ballots == (x, y, x, twin, x)
     assert list(ballots.counted) == [(x, 3), (y, 1), (twin, 1)]
-    assert [b is o for b, o in zip(ballots.counted.distinct, (x, y, twin), strict=True)] == [
-        True
-    ] * 3
+    assert list(ballots.counted.distinct) == [x, y, twin]
+    assert ballots.counted.distinct[-1] == twin and ballots.counted.distinct[:2] == (x, y)
     for derived in (ballots[:2], ballots * 2, ballots + (y,)):
         assert type(derived) is tuple
         assert sum(counted_ballots(derived).counts) == len(derived)
@@ -164,3 +212,34 @@ def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
     assert type(copy) is Ballots and copy == ballots
     assert [(b.projects, k) for b, k in copy.counted] == [(("p1",), 3), (("p2",), 1), (("p1",), 1)]
     assert len(Ballots().counted) == 0
+
+
+def test_packed_ballots_behave_as_a_tuple_of_ballots(tmp_path: Path) -> None:
+    """The reader's ``PackedBallots``: each voter's ballot in file order, equal to the same
+    ballots in any sequence; a slice or a product is a plain tuple; a pickled copy keeps
+    its counts; ballots with and without points keep which they are."""
+    import pickle
+
+    from app.tally import Ballot
+    from app.tally.model import Ballots, PackedBallots, count_ballots
+
+    votes = "v1;p1,p2;2,1\nv2;p2;3\nv3;p1,p2;2,1\nv4;;\n"
+    path = tmp_path / "c.pb"
+    path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes))
+    e, _ = read_election(path)
+    ballots = e.ballots
+    assert isinstance(ballots, PackedBallots)
+    plain = (Ballot(("p1", "p2"), (2, 1)), Ballot(("p2",), (3,)), Ballot(("p1", "p2"), (2, 1)))
+    plain += (Ballot((), ()),)
+    assert ballots == plain and plain == ballots and list(ballots) == list(plain)
+    assert ballots != plain[:3] and ballots != "abcd"
+    assert ballots[1] == plain[1] and ballots[-1] == plain[-1]
+    assert ballots[1:3] == plain[1:3] and type(ballots[1:3]) is tuple
+    assert ballots * 2 == plain * 2 and 2 * ballots == plain * 2 and type(ballots * 2) is tuple
+    assert ballots + (plain[0],) == (*plain, plain[0])
+    assert list(ballots.counted) == [(plain[0], 2), (plain[1], 1), (plain[3], 1)]
+    copy = pickle.loads(pickle.dumps(ballots))
+    assert copy == ballots and list(copy.counted) == list(ballots.counted)
+    mixed = (Ballot(("a",)), Ballot(("b", "a"), (Fraction(1, 3), 2)), Ballot(("b",)))
+    counted = count_ballots(Ballots(mixed))
+    assert list(counted.distinct) == list(mixed) and counted.votes() == [2, 2]

@@ -1000,6 +1000,54 @@ def test_bitsets_from_compact_arrays_are_the_same(n: int, rng: Any) -> None:
     assert mes._bitset(voters, n) == expected
 
 
+@FAST
+@given(
+    st.lists(st.tuples(st.integers(0, 50), st.integers(1, 4)), max_size=40),
+    st.integers(1, 9),
+    st.randoms(),
+)
+def test_ranges_are_the_same_however_they_are_chunked(
+    ranges: list[tuple[int, int]], chunk: int, rng: Any
+) -> None:
+    """``prepare``'s ranges of voters (built ``chunk`` ranges at a time, to keep temporaries
+    small) are the ranges one after another, for any choice and order of them."""
+    starts = np.array([a for a, _ in ranges], dtype=np.intp)
+    lengths = np.array([k for _, k in ranges], dtype=np.int32)
+    which = np.array(rng.choices(range(len(ranges)), k=rng.randint(0, 30)) if ranges else [])
+    which = which.astype(np.int32)
+    expected = [v for i in which.tolist() for v in range(ranges[i][0], sum(ranges[i]))]
+    got = mes._ranges(starts, lengths, which, chunk)
+    assert got.dtype == np.intp and got.tolist() == expected
+
+
+@FAST
+@given(
+    st.one_of(elections(), elections("cumulative"), elections("ordinal"), elections("choose-1")),
+    st.randoms(),
+)
+def test_packed_ballots_give_back_the_ballots(e: Election, rng: Any) -> None:
+    """Counting packs the distinct ballots into flat arrays (``model.Counted``): they come
+    back equal, in order, with points or none as they were, and with their votes."""
+    from collections import Counter
+
+    from app.tally.model import count_ballots
+
+    shared = {b: b for b in e.ballots}
+    voters = [shared[b] for b in rng.choices(e.ballots, k=3 * len(e.ballots))] + [
+        Ballot(b.projects)
+        for b in e.ballots[:3]  # (mixed with ballots without points)
+    ]
+    counted = count_ballots(voters)
+    assert list(counted.distinct) == list({id(b): b for b in voters}.values())
+    assert sum(counted.counts) == len(voters)
+    merged: Counter[Ballot] = Counter()
+    for ballot, n in counted:
+        merged[ballot] += n
+    assert merged == Counter(voters)
+    votes = Counter(pid for b in voters for pid in b.projects)
+    assert dict(zip(counted.ids, counted.votes(), strict=True)) == votes
+
+
 def test_rows_are_distinct_ballots_or_signatures() -> None:
     """Collapsed rows: one per distinct ballot object (what the readers share), or, by
     signature, one per set of voters who give every project the same (here also the equal

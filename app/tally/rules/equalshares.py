@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
-from app.tally.model import Election
+from app.tally.model import Election, counted_ballots
 from app.tally.outcome import Outcome, money
 from app.tally.rules import mes
 from app.tally.rules.common import project_scores
@@ -128,13 +128,13 @@ def _comparison_step(election: Election, outcome: Outcome, key: Callable[[str], 
     mes_set = set(outcome.selected)
     greedy_set = set(greedy)
     prefers_mes = prefers_greedy = 0
-    for ballot in election.ballots:
+    for ballot, count in counted_ballots(election.ballots):
         a = sum(1 for p in ballot.projects if p in mes_set)
         g = sum(1 for p in ballot.projects if p in greedy_set)
         if a > g:
-            prefers_mes += 1
+            prefers_mes += count
         elif g > a:
-            prefers_greedy += 1
+            prefers_greedy += count
     details = dict(outcome.details)
     details["comparison"] = {
         "prefers_equal_shares": prefers_mes,

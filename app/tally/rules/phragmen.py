@@ -9,10 +9,11 @@ pabutools. Loads are exact fractions; voters with equal loads are one bitset.
 
 from __future__ import annotations
 
+from array import array
 from fractions import Fraction
 from typing import Any
 
-from app.tally.model import Election
+from app.tally.model import Election, counted_ballots
 from app.tally.outcome import Number, Outcome, money
 from app.tally.rules.mes import _bitset
 from app.tally.tiebreak import describe_tie, tie_key_function
@@ -22,11 +23,20 @@ def phragmen(
     election: Election, *, rule: str, version: str, tie_break: str, seed: bytes
 ) -> Outcome:
     projects = election.projects
+    # voters numbered by distinct ballot (``counted_ballots``): the ``j``-th one's voters are
+    # the next ``counts[j]`` (the order of voters never matters)
+    counted = counted_ballots(election.ballots)
     n = len(election.ballots)
-    indices: dict[str, list[int]] = {pid: [] for pid in projects}
-    for i, ballot in enumerate(election.ballots):
-        for pid in ballot.projects:
-            indices[pid].append(i)
+    by_index: list[array[int]] = [array("i") for _ in counted.ids]  # (a list: 5x bigger)
+    items, start, voter = counted.items, 0, 0
+    for end, count in zip(counted.ends, counted.counts, strict=True):
+        voters = range(voter, voter + count)
+        for k in items[start:end]:
+            by_index[k].extend(voters)
+        start, voter = end, voter + count
+    indices: dict[str, array[int]] = {pid: array("i") for pid in projects}
+    for pid, found in zip(counted.ids, by_index, strict=True):
+        indices[pid] = found
     support = {pid: _bitset(ix, n) for pid, ix in indices.items()}
     score = {pid: len(ix) for pid, ix in indices.items()}
     key = tie_key_function(election, tie_break, seed, score)
