@@ -159,6 +159,7 @@ def prepare(election: Election) -> Prepared:
     )
     del voters_of
     expanded = _ranges(starts, counts32, which)
+    expanded.flags.writeable = False  # (shared by ``members`` and the arrays' ``sup``)
     cut = iter(np.split(expanded, group_ends[:-1]))
     members = {pid: [next(cut) for _ in utilities[pid]] for pid in projects}
     cut = iter(np.split(which, np.cumsum(sizes)[:-1]))  # (views: no copy)

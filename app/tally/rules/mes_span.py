@@ -99,8 +99,10 @@ def within(
     }
 
     # (built at the first merge, if any): per chunk of candidates, the first one's index,
-    # their numbers of supporters, where each begins, and their supporters and utilities
-    flat: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    # their numbers of supporters, where each begins, their supporters, and their utilities
+    # (per supporter; or, where each candidate's supporters all give the same, as with cost
+    # utilities, per candidate: an array per supporter would be as big as all the votes)
+    flat: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]] = []
     all_lengths = np.array([len(sup[pid]) for pid in prep.candidates])
     all_cost = np.array([cost_f[pid] for pid in prep.candidates])
 
@@ -122,24 +124,31 @@ def within(
             for i, j in zip(cuts, cuts[1:], strict=False):
                 part = candidates[i:j]
                 lengths = all_lengths[i:j]
+                alike = all(pid in arrays.flat for pid in part)
                 flat.append(
                     (
                         i,
                         lengths,
                         np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.intp),
                         np.concatenate([sup[pid] for pid in part]),
-                        np.concatenate([np.asarray(uf[pid], np.float64) for pid in part]),
+                        None
+                        if alike
+                        else np.concatenate([np.asarray(uf[pid], np.float64) for pid in part]),
+                        np.array([arrays.flat[pid][0] if alike else 0.0 for pid in part]),
                     )
                 )
         rho = np.array([guess.get(pid, 0.0) for pid in prep.candidates])
         paid = np.empty(len(rho))
         total = np.empty(len(rho))
-        for first, lengths, starts, chunk_sup, chunk_u in flat:
+        for first, lengths, starts, chunk_sup, chunk_u, each_u in flat:
             last = first + len(lengths)
             money = hi[chunk_sup]
-            paid[first:last] = np.add.reduceat(
-                np.minimum(money, np.repeat(rho[first:last], lengths) * chunk_u), starts
+            pays = (
+                np.repeat(rho[first:last] * each_u, lengths)  # (the same products)
+                if chunk_u is None
+                else np.repeat(rho[first:last], lengths) * chunk_u
             )
+            paid[first:last] = np.add.reduceat(np.minimum(money, pays, out=pays), starts)
             total[first:last] = np.add.reduceat(money, starts)
         err = 2 * (all_lengths + 4) * EPS * (total + all_cost)
         bounds: dict[str, float] = {}
