@@ -15,7 +15,9 @@ agreement column compares Plaza with the conformance reference (pabutools' MES a
 of equalshares.net's schedule, tests/tally/reference/*.json) and, when pabutools' own add-one
 happens to give the same outcome, says so.
 
-Finally, the peak memory of ``plaza tally`` on the largest file, against the file's size.
+Finally, the peak memory of ``plaza tally`` on the largest file, against the file's size
+(the target), and for reference on a synthetic city of 250,000 voters under greedy and equal
+shares.
 
 A subset can be run: ``PLAZA_BENCH_FILES`` (comma-separated parts of file names),
 ``PLAZA_BENCH_RULES`` (comma-separated rule ids), ``PLAZA_BENCH_FLOAT=0`` (skip pabutools'
@@ -266,17 +268,16 @@ def _same(rule: str, a: list[str] | None, b: list[str]) -> bool:
     return sorted(a) == sorted(b) if rule == "phragmen" else a == b
 
 
-def memory() -> int:
-    """Peak resident memory of `plaza tally` on the largest file (its own process).
+def _peak_kib(path: Path, rule: str | None = None) -> tuple[int, int]:
+    """(peak resident KiB, exit status) of ``plaza tally PATH [--rule RULE]`` in a child.
 
     The child reads its own high-water mark (``VmHWM``) where Linux gives it: ``ru_maxrss``
     carries over an ``exec`` the peak of the memory it replaced, and a child that Python
     starts with ``vfork`` borrows the parent's, so it reported this benchmark's own peak."""
-    largest = max(PABULIB.glob("*.pb"), key=lambda p: p.stat().st_size)
     code = (
         "import resource, sys\n"
         "from app.cli import main\n"
-        "rc = main(['tally', sys.argv[1]])\n"
+        "rc = main(['tally', *sys.argv[1:]])\n"
         "try:\n"
         "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "    peak = int(status.split()[0])\n"
@@ -285,23 +286,47 @@ def memory() -> int:
         "print(peak, file=sys.stderr)\n"
         "sys.exit(rc)\n"
     )
+    extra = ["--rule", rule] if rule else []
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(largest)],
+        [sys.executable, "-c", code, str(path), *extra],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
     )
-    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return int(proc.stderr.strip().splitlines()[-1]), proc.returncode
+
+
+def memory() -> int:
+    """Peak resident memory of `plaza tally` on the largest file (the target), and, for
+    reference, on a synthetic city of 250,000 voters (``bench.synthetic_city``, a 7 MB
+    file) under its greedy and equal shares rules."""
+    largest = max(PABULIB.glob("*.pb"), key=lambda p: p.stat().st_size)
+    peak_kib, status = _peak_kib(largest)
     size = largest.stat().st_size
-    ratio = peak_kib * 1024 / size
     print(
         f"peak memory of `plaza tally {largest.name}`: {peak_kib / 1024:.1f} MiB for a "
-        f"{size / 1024 / 1024:.1f} MiB file = {ratio:.1f}x the file size (target < 10x); "
-        f"exit {proc.returncode}",
+        f"{size / 1024 / 1024:.1f} MiB file = {peak_kib * 1024 / size:.1f}x the file size "
+        f"(target < 10x); exit {status}",
         flush=True,
     )
-    return 0 if proc.returncode == 0 else 1
+    import tempfile
+
+    from bench.synthetic_city import city
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic_city_250000.pb"
+        path.write_text(city(250_000, 2026), encoding="utf-8")  # (`--voters 250000`)
+        size = path.stat().st_size
+        for rule in ("greedy", "equalshares", "equalshares/add1"):
+            kib, code = _peak_kib(path, rule)
+            status |= code
+            print(
+                f"  for reference, a synthetic city of 250,000 voters ({size / 1024 / 1024:.1f}"
+                f" MiB), {rule}: {kib / 1024:.1f} MiB = {kib * 1024 / size:.1f}x; exit {code}",
+                flush=True,
+            )
+    return 0 if status == 0 else 1
 
 
 if __name__ == "__main__":

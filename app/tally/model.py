@@ -201,10 +201,10 @@ class Packer:
 
 
 def count_ballots(ballots: Sequence[Ballot]) -> Counted:
-    """``Counted`` by identity: readers give identical ballots one shared object, so this
-    collapses them without hashing a ballot (C loops only: about 0.1 us a voter). Equal
-    ballots that are separate objects are counted apart, which no rule minds (each sums over
-    what it is given)."""
+    """``Counted`` by identity: callers that build ballots (the results service, tests)
+    give identical ones one shared object, so this collapses them without hashing a ballot
+    (C loops only: about 0.1 us a voter), then packs them. Equal ballots that are separate
+    objects are counted apart, which no rule minds (each sums over what it is given)."""
     objects = dict(zip(map(id, ballots), ballots, strict=True))  # (first appearance order)
     counts = Counter(map(id, ballots))  # (the same order)
     packer = Packer()

@@ -9,8 +9,8 @@ reason).
 
 Two entry points read a file: :func:`read_pb` keeps every raw field (``PbFile``), and
 :func:`read_election` streams the file straight into an :class:`Election` without keeping the
-raw vote rows (what ``plaza tally`` uses: identical ballots share one object, so memory stays
-a small multiple of the file size).
+raw vote rows (what ``plaza tally`` uses: the distinct ballots packed into flat arrays and,
+per voter, which one it cast, so memory stays a small multiple of the file size).
 """
 
 from __future__ import annotations
