@@ -1000,6 +1000,69 @@ def test_bitsets_from_compact_arrays_are_the_same(n: int, rng: Any) -> None:
     assert mes._bitset(voters, n) == expected
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    elections(max_projects=9),
+    st.sampled_from(["default", "pabutools"]),
+    st.integers(0, 4),
+    st.booleans(),
+)
+def test_utilitarian_is_the_best_set_by_brute_force(
+    e: Election, tie: str, unvoted: int, free: bool
+) -> None:
+    """``utilitarian`` funds, of every set within the budget, one with the most approvals,
+    and of those the one whose projects, in the tie-break's order, come first (a set that
+    begins another comes first): checked against all the sets, with projects nobody voted
+    for and a free project added (equally good sets abound then)."""
+    from itertools import combinations
+
+    projects = dict(e.projects)
+    for i in range(unvoted):
+        projects[f"z{i}"] = Project(f"z{i}", Fraction(1 + i % 3))
+    if free:
+        projects["f"] = Project("f", Fraction(0))
+    e = replace(e, projects=projects)
+    votes = {pid: sum(pid in b.projects for b in e.ballots) for pid in projects}
+    key = tie_key_function(e, tie, b"")
+    rank = {pid: i for i, pid in enumerate(sorted(projects, key=key))}
+    items = [p for p in projects if 0 < projects[p].cost <= e.budget]
+    best: tuple[int, tuple[int, ...]] | None = None
+    for size in range(len(items) + 1):
+        for subset in combinations(items, size):
+            if sum(projects[p].cost for p in subset) > e.budget:
+                continue
+            candidate = (-sum(votes[p] for p in subset), tuple(sorted(rank[p] for p in subset)))
+            if best is None or candidate < best:
+                best = candidate
+    assert best is not None
+    outcome = tally(e, "utilitarian", tie_break=tie)
+    zero = tuple(sorted((p for p in projects if projects[p].cost == 0), key=rank.__getitem__))
+    chosen = tuple(sorted((p for p in items if rank[p] in best[1]), key=rank.__getitem__))
+    assert outcome.selected == zero + chosen
+    assert outcome.details["total_approvals"] == -best[0]
+
+
+def test_utilitarian_is_quick_where_many_projects_have_no_vote() -> None:
+    """Sixty projects nobody voted for and a budget that fits many of them: equally good sets
+    are never enumerated (walking them all never ended)."""
+    projects = {f"z{i:02}": Project(f"z{i:02}", Fraction(1 + i % 7)) for i in range(60)}
+    projects |= {f"p{i}": Project(f"p{i}", Fraction(10 + i)) for i in range(8)}
+    ballots = tuple(Ballot((f"p{i % 8}", f"p{(i * 3) % 8}")) for i in range(10))
+    e = Election(Fraction(150), projects, BallotRules("approval"), ballots)
+
+    def stuck(*_: object) -> None:
+        raise TimeoutError("utilitarian enumerated equally good sets")
+
+    before = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(20)
+    try:
+        outcome = tally(e, "utilitarian", tie_break="default")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert outcome.cost <= 150 and outcome.details["total_approvals"] == 20
+
+
 @FAST
 @given(
     st.lists(st.tuples(st.integers(0, 50), st.integers(1, 4)), max_size=40),

@@ -2,8 +2,16 @@
 
 Among all sets of projects within the budget, fund one with the most approvals in total (the
 sum over funded projects of their votes). Among equally good sets, the one whose best project
-in the tie-break order comes first wins (then its second best, and so on). Branch and bound on
-exact integers and fractions: the bound is the fractional (LP) relaxation.
+in the tie-break order comes first wins (then its second best, and so on; a set that is the
+other's beginning comes first).
+
+That set is built in the tie-break order: with ``I`` the projects taken so far and ``O`` those
+left out, a project is taken if some best set holds ``I``, it, and nothing of ``O`` (any such
+set comes before every best set without it, whose next project comes later), and the search
+ends as soon as ``I`` alone is a best set (it comes before everything that extends it). Each
+question is a branch and bound on exact integers and fractions (the bound is the fractional,
+LP, relaxation) that stops at the first set reaching the best total, so equally good sets are
+never enumerated (walking all of them took exponential time where many projects had no vote).
 """
 
 from __future__ import annotations
@@ -16,6 +24,40 @@ from app.tally.rules.common import project_scores
 from app.tally.tiebreak import tie_key_function
 
 
+def most_value(
+    cost: list[Fraction], value: list[int], allowed: list[int], room: Fraction, target: int
+) -> int:
+    """The largest total ``value`` of a subset of ``allowed`` (indices, best value per cost
+    first) costing at most ``room``; stops at the first subset reaching ``target`` (use
+    ``-1`` for no target). Branch and bound, depth first, taking before leaving out."""
+    m = len(allowed)
+    best = 0
+    stack: list[tuple[int, Fraction, int]] = [(0, room, 0)]
+    while stack:
+        k, left, current = stack.pop()
+        best = max(best, current)
+        if best >= target >= 0:
+            return best
+        if k == m:
+            continue
+        # the fractional relaxation of what is left: no subset of it does better
+        bound, space = Fraction(current), left
+        for j in allowed[k:]:
+            if cost[j] <= space:
+                space -= cost[j]
+                bound += value[j]
+            else:
+                bound += value[j] * space / cost[j]
+                break
+        if bound <= best or (target >= 0 and bound < target):
+            continue
+        j = allowed[k]
+        stack.append((k + 1, left, current))
+        if cost[j] <= left:
+            stack.append((k + 1, left - cost[j], current + value[j]))
+    return best
+
+
 def utilitarian(
     election: Election, *, rule: str, version: str, tie_break: str, seed: bytes
 ) -> Outcome:
@@ -25,44 +67,27 @@ def utilitarian(
     rank = {pid: i for i, pid in enumerate(sorted(projects, key=key))}
     budget = election.budget
     free = [p for p in projects if projects[p].cost == 0]
-    items = [p for p in projects if projects[p].cost > 0 and projects[p].cost <= budget]
-    items = [p for p in items if votes[p] > 0] + [p for p in items if votes[p] == 0]
-    # branch in order of votes per cost (best first) so the bound prunes early
+    items = [p for p in projects if 0 < projects[p].cost <= budget]
+    # the bound is tightest with the best votes per cost first
     items.sort(key=lambda p: (-Fraction(votes[p]) / projects[p].cost, rank[p]))
     cost = [projects[p].cost for p in items]
     value = [votes[p] for p in items]
-    n = len(items)
-    best_value = -1
-    best_set: list[int] = []
-    best_key: tuple[int, ...] = ()
-    chosen: list[int] = []
-
-    def bound(i: int, room: Fraction) -> Fraction:
-        total = Fraction(0)
-        for j in range(i, n):
-            if cost[j] <= room:
-                room -= cost[j]
-                total += value[j]
-            else:
-                return total + value[j] * room / cost[j]
-        return total
-
-    def visit(i: int, room: Fraction, current: int) -> None:
-        nonlocal best_value, best_set, best_key
-        if i == n:
-            tie = tuple(sorted(rank[items[j]] for j in chosen))
-            if current > best_value or (current == best_value and tie < best_key):
-                best_value, best_set, best_key = current, list(chosen), tie
-            return
-        if current + bound(i, room) < best_value:
-            return
+    best_value = most_value(cost, value, list(range(len(items))), budget, -1)
+    taken: list[int] = []
+    decided: set[int] = set()
+    room, have = budget, 0
+    for i in sorted(range(len(items)), key=lambda i: rank[items[i]]):
+        if have == best_value:
+            break  # what is taken is a best set, and comes before all that extend it
+        decided.add(i)
         if cost[i] <= room:
-            chosen.append(i)
-            visit(i + 1, room - cost[i], current + value[i])
-            chosen.pop()
-        visit(i + 1, room, current)
-
-    visit(0, budget, 0)
+            rest = [j for j in range(len(items)) if j not in decided]  # (best per cost first)
+            need = best_value - have - value[i]
+            if most_value(cost, value, rest, room - cost[i], need) >= need:
+                taken.append(i)
+                room -= cost[i]
+                have += value[i]
+    best_set = taken
     picked = sorted((items[j] for j in best_set), key=lambda p: rank[p])
     selected = tuple(sorted(free, key=lambda p: rank[p])) + tuple(picked)
     spent = sum((projects[p].cost for p in selected), Fraction(0))
