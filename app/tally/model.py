@@ -92,8 +92,8 @@ class Counted:
     pointless: frozenset[int] = frozenset()
 
     @property
-    def distinct(self) -> Distinct:
-        return Distinct(self)
+    def distinct(self) -> BallotView:
+        return BallotView(self, range(len(self.counts)))
 
     def ballot(self, j: int) -> Ballot:
         """The ``j``-th distinct ballot (a new object each time; equal ones compare equal)."""
@@ -122,28 +122,31 @@ class Counted:
         return votes
 
 
-class Distinct(Sequence[Ballot]):
-    """``Counted``'s distinct ballots as a sequence of ``Ballot``s, each built when asked."""
+class BallotView(Sequence[Ballot]):
+    """Ballots named by their place among ``counted``'s distinct ballots (``which``), each
+    built as a ``Ballot`` when asked: ``Counted.distinct`` (each once) and ``PackedBallots``
+    (one per voter)."""
 
-    __slots__ = ("_counted",)
+    __slots__ = ("counted", "which")
 
-    def __init__(self, counted: Counted) -> None:
-        self._counted = counted
+    def __init__(self, counted: Counted, which: Sequence[int]) -> None:
+        self.counted = counted
+        self.which = which
 
     def __len__(self) -> int:
-        return len(self._counted.counts)
+        return len(self.which)
 
     @overload
-    def __getitem__(self, j: int) -> Ballot: ...
+    def __getitem__(self, i: int) -> Ballot: ...
     @overload
-    def __getitem__(self, j: slice) -> tuple[Ballot, ...]: ...
-    def __getitem__(self, j: int | slice) -> Ballot | tuple[Ballot, ...]:
-        if isinstance(j, slice):
-            return tuple(map(self._counted.ballot, range(len(self))[j]))
-        return self._counted.ballot(range(len(self))[j])
+    def __getitem__(self, i: slice) -> tuple[Ballot, ...]: ...
+    def __getitem__(self, i: int | slice) -> Ballot | tuple[Ballot, ...]:
+        if isinstance(i, slice):
+            return tuple(map(self.counted.ballot, self.which[i]))
+        return self.counted.ballot(self.which[i])
 
     def __iter__(self) -> Iterator[Ballot]:
-        return map(self._counted.ballot, range(len(self)))
+        return map(self.counted.ballot, self.which)
 
 
 class Packer:
@@ -227,32 +230,16 @@ class Ballots(tuple[Ballot, ...]):
         return self
 
 
-class PackedBallots(Sequence[Ballot]):
+class PackedBallots(BallotView):
     """An election's ballots as the ``.pb`` reader keeps them: the distinct ballots packed
     (``counted``) and which of them each voter cast (``which``, 4 bytes a voter). Indexing or
     iterating builds each voter's ``Ballot`` when asked; it compares equal to any sequence of
     equal ballots, and a slice or a product of it is a plain tuple."""
 
-    __slots__ = ("counted", "which")
+    __slots__ = ()
 
     def __init__(self, counted: Counted, which: array[int]) -> None:
-        self.counted = counted
-        self.which = which
-
-    def __len__(self) -> int:
-        return len(self.which)
-
-    @overload
-    def __getitem__(self, i: int) -> Ballot: ...
-    @overload
-    def __getitem__(self, i: slice) -> tuple[Ballot, ...]: ...
-    def __getitem__(self, i: int | slice) -> Ballot | tuple[Ballot, ...]:
-        if isinstance(i, slice):
-            return tuple(map(self.counted.ballot, self.which[i]))
-        return self.counted.ballot(self.which[i])
-
-    def __iter__(self) -> Iterator[Ballot]:
-        return map(self.counted.ballot, self.which)
+        super().__init__(counted, which)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
