@@ -4,10 +4,13 @@ refused with ``TallyError``; never another exception."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from app.tally import PbFormatError, TallyError, parse_pb, tally
+from app.tally import Election, PbFormatError, TallyError, parse_pb, read_election, tally
 from app.tally.engine import RULES
 from tests.tally.conftest import pabulib_files
 
@@ -60,12 +63,28 @@ def test_the_sources_cover_every_ballot_kind() -> None:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated(), st.sampled_from(sorted(RULES)), st.sampled_from(["default", "pabutools"]))
 def test_a_broken_file_is_rejected_with_a_line_and_reason(text: str, rule: str, tie: str) -> None:
+    """Both readers (``parse_pb``, which keeps every field, and ``read_election``, which
+    ``plaza tally`` streams a file through) accept the same files, alike, and reject the
+    same ones with the same line and reason (the streaming one does not look for repeated
+    voter ids)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.pb"
+        path.write_bytes(text.encode("utf-8"))
+        try:
+            streamed: Election | PbFormatError = read_election(path)[0]
+        except PbFormatError as exc:
+            streamed = exc
     try:
         election = parse_pb(text, name="x.pb").election()
     except PbFormatError as exc:
         assert str(exc).startswith("x.pb: ") and exc.reason
+        if isinstance(streamed, PbFormatError):
+            assert (streamed.line, streamed.reason) == (exc.line, exc.reason)
+        else:
+            assert exc.reason.startswith("duplicate voter_id")
         event("rejected by the reader")
         return
+    assert isinstance(streamed, Election) and streamed == election
     try:
         outcome = tally(election, rule, tie_break=tie)
     except TallyError as exc:
