@@ -186,12 +186,17 @@ class Packer:
         self.counts.append(n)
         return j
 
+    def items_of(self, j: int) -> array[int]:
+        """The ``j``-th ballot's projects (indices in ``index``)."""
+        return self.items[self.ends[j - 1] if j else 0 : self.ends[j]]
+
     def same(self, j: int, items: Sequence[int], points: Sequence[Fraction] | None) -> bool:
         """Whether the ``j``-th ballot is ``items`` (indices) with ``points``."""
-        end = self.ends[j]
-        start = self.ends[j - 1] if j else 0
-        if end - start != len(items) or self.items[start:end].tolist() != list(items):
+        mine = self.items_of(j)
+        if mine.tolist() != list(items):
             return False
+        end = self.ends[j]
+        start = end - len(mine)
         if self.points is None or j in self.pointless:
             return points is None
         return points is not None and self.points[start:end] == list(points)

@@ -174,14 +174,8 @@ class _Builder:
         while j := slots[at]:
             j -= 1
             if hashes[j] == h:
-                if points is None:
-                    ends, order = packer.ends, self.order
-                    plain = ",".join(
-                        [order[k] for k in packer.items[ends[j - 1] if j else 0 : ends[j]]]
-                    )
-                    same = plain == vote
-                else:
-                    same = False
+                order = self.order
+                same = points is None and ",".join([order[k] for k in packer.items_of(j)]) == vote
                 if not same:
                     if parsed is None:
                         parsed = self._parse_vote(vote, points, line, voter_id)

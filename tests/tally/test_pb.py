@@ -243,3 +243,26 @@ def test_packed_ballots_behave_as_a_tuple_of_ballots(tmp_path: Path) -> None:
     mixed = (Ballot(("a",)), Ballot(("b", "a"), (Fraction(1, 3), 2)), Ballot(("b",)))
     counted = count_ballots(Ballots(mixed))
     assert list(counted.distinct) == list(mixed) and counted.votes() == [2, 2]
+
+
+def test_rows_with_and_without_points_in_one_file_are_rejected() -> None:
+    """An ordinal file's fields built by hand (``PbFile``) where some voters have a points
+    field and others none: rejected with the voter named, not counted half one way."""
+    pb = parse_pb(
+        "META\nkey;value\nbudget;10\nvote_type;ordinal\nPROJECTS\nproject_id;cost\n"
+        "a;5\nb;5\nVOTES\nvoter_id;vote;points\nv1;a,b;2,1\nv2;b;1\n"
+    )
+    del pb.votes["v2"]["points"]
+    with pytest.raises(PbFormatError, match="voter 'v2': a points field where others have none"):
+        pb.election()
+
+
+def test_a_ballot_whose_points_do_not_match_its_projects_is_refused() -> None:
+    """Built by hand (not read from a file): refused with ``TallyError``, never counted."""
+    from app.tally import Ballot, BallotRules, Election, Project, TallyError, tally
+
+    projects = {p: Project(p, Fraction(5)) for p in "ab"}
+    bad = (Ballot(("a", "b"), (Fraction(1),)),)
+    election = Election(Fraction(10), projects, BallotRules("cumulative"), bad)
+    with pytest.raises(TallyError, match="not as many points as projects"):
+        tally(election, "greedy")
