@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 
 # Settings for the whole test run, before anything reads them.
@@ -60,6 +61,14 @@ from app.core.security import (  # noqa: E402
 )
 
 get_settings.cache_clear()
+
+# Hypothesis: `make test` and CI draw the same examples on every run (derandomize), so a
+# red build is the code's, reproducible from a clean clone, not a roll of the dice. To
+# search wider: HYPOTHESIS_PROFILE=explore (fresh random examples on every run, failures
+# kept in .hypothesis/ and printed with a blob to reproduce them).
+hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis.settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -325,8 +325,6 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
     voter_col = vote_col = points_col = -1
     try:
         for line, row in _rows(lines):
-            if line == 1 and row and row[0].startswith("\ufeff"):
-                row[0] = row[0][1:]
             if not any(cell.strip() for cell in row):
                 continue
             first = row[0].strip().lower()
@@ -409,7 +407,9 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
 
 
 def parse_pb(text: str, *, name: str = "") -> PbFile:
-    """Parse the text of a ``.pb`` file, keeping every raw field."""
+    """Parse the text of a ``.pb`` file, keeping every raw field. One leading byte-order
+    mark is the encoding's, as when a file is opened (``utf-8-sig``); a second is text."""
+    text = text.removeprefix("\ufeff")
     pb, builder = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
     builder.finish()  # checks the META numbers now, with their line numbers
     return pb

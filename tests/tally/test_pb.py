@@ -133,6 +133,20 @@ def test_crlf_and_bom(tmp_path: Path) -> None:
     assert read_pb(path) == parse_pb(GOOD, name="x.pb")
 
 
+def test_one_leading_bom_is_the_encodings_and_a_second_is_text(tmp_path: Path) -> None:
+    """Both readers drop one byte-order mark, as ``utf-8-sig`` does, and no more: a file
+    that starts with two (CI's mutation test found one) is refused alike by both."""
+    assert parse_pb("\ufeff" + GOOD, name="x.pb") == parse_pb(GOOD, name="x.pb")
+    path = tmp_path / "x.pb"
+    path.write_bytes(("\ufeff\ufeff" + GOOD).encode())
+    errors = []
+    for read in (lambda: read_election(path), lambda: parse_pb("\ufeff\ufeff" + GOOD)):
+        with pytest.raises(PbFormatError) as info:
+            read()
+        errors.append((info.value.line, info.value.reason))
+    assert errors == [(1, "the file must start with META")] * 2
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "x.pb"
     path.write_bytes(GOOD.replace("x", "\xe9").encode("latin-1"))
