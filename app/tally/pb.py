@@ -19,7 +19,7 @@ import csv
 import io
 import re
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from os import PathLike
@@ -299,6 +299,46 @@ class _Builder:
         )
 
 
+class _SeenVoters:
+    """The voter ids read so far, for the streaming reader, which keeps no vote rows: each
+    id's 64-bit hash in a flat open-addressing table (8 bytes a slot, at most half full,
+    where a set would hold every id as a string). A matching hash is confirmed exactly by
+    ``earlier`` (reading the file again up to that line), so equal hashes of different ids
+    never refuse a file, and a repeated id is refused on its line, as ``parse_pb`` does."""
+
+    def __init__(self, earlier: Callable[[str, int], bool]) -> None:
+        self._table: array[int] = array("q", bytes(8 * 1024))
+        self._count = 0
+        self._earlier = earlier
+
+    def seen(self, voter_id: str, line: int) -> bool:
+        """Whether ``voter_id`` came before ``line``; if not, it is added."""
+        h = hash(voter_id) or 1  # (0 marks an empty slot)
+        table = self._table
+        mask = len(table) - 1
+        at = h & mask
+        while slot := table[at]:
+            if slot == h:  # (one reading answers for every equal hash)
+                if self._earlier(voter_id, line):
+                    return True
+                while table[at]:
+                    at = (at + 1) & mask
+                break
+            at = (at + 1) & mask
+        table[at] = h
+        self._count += 1
+        if 2 * self._count > len(table):  # (at most half full: short probes)
+            self._table = bigger = array("q", bytes(8 * 2 * len(table)))
+            mask = len(bigger) - 1
+            for h in table:
+                if h:
+                    at = h & mask
+                    while bigger[at]:
+                        at = (at + 1) & mask
+                    bigger[at] = h
+        return False
+
+
 def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
     """Rows with the line number where each row starts (a quoted field may span lines)."""
     reader = csv.reader(lines, delimiter=";", quotechar='"', strict=True)
@@ -313,7 +353,15 @@ def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         yield start, row
 
 
-def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _Builder]:
+def _parse(
+    lines: Iterable[str],
+    name: str,
+    keep_votes: bool,
+    reopen: Callable[[], io.TextIOWrapper] | None = None,
+) -> tuple[PbFile, _Builder]:
+    """Read the rows into a ``PbFile`` (vote rows only with ``keep_votes``) and a
+    ``_Builder``. Without ``keep_votes``, repeated voter ids are found by their hashes and
+    confirmed by reading the file again through ``reopen``."""
     pb = PbFile(name=name)
     builder = _Builder(name)
     meta_lines: dict[str, int] = {}
@@ -323,6 +371,7 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
     expect_header = False
     section_line = 0
     voter_col = vote_col = points_col = -1
+    voters: _SeenVoters | None = None
     try:
         for line, row in _rows(lines):
             if not any(cell.strip() for cell in row):
@@ -363,6 +412,8 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
                         raise builder.fail(line, "VOTES header needs voter_id and vote")
                     voter_col, vote_col = header.index("voter_id"), header.index("vote")
                     points_col = header.index("points") if "points" in header else -1
+                    if not keep_votes and reopen is not None:
+                        voters = _SeenVoters(_reread(reopen, line, voter_col))
                     if builder.kind in POINTS_KINDS and points_col < 0:
                         raise builder.fail(line, f"a {builder.kind} file needs a points column")
                 continue
@@ -394,6 +445,8 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
                 if voter_id in pb.votes:
                     raise builder.fail(line, f"duplicate voter_id {voter_id!r}")
                 pb.votes[voter_id] = dict(zip(header, (c.strip() for c in row), strict=True))
+            elif voters is not None and voters.seen(voter_id, line):
+                raise builder.fail(line, f"duplicate voter_id {voter_id!r}")
     except PbFormatError as exc:
         if not exc.name and name:
             raise PbFormatError(exc.line, exc.reason, name=name) from None
@@ -404,6 +457,25 @@ def _parse(lines: Iterable[str], name: str, keep_votes: bool) -> tuple[PbFile, _
         if needed not in seen:
             raise builder.fail(0, f"missing section {needed.upper()}")
     return pb, builder
+
+
+def _reread(
+    reopen: Callable[[], io.TextIOWrapper], header_line: int, voter_col: int
+) -> Callable[[str, int], bool]:
+    """Whether a voter id is on a vote row between the VOTES header and a line, read again
+    from the file (every row there has passed the reader's checks)."""
+
+    def earlier(voter_id: str, line: int) -> bool:
+        with reopen() as again:
+            for at, row in _rows(again):
+                if at >= line:
+                    break
+                blank = not any(c.strip() for c in row)
+                if at > header_line and not blank and row[voter_col].strip() == voter_id:
+                    return True
+        return False
+
+    return earlier
 
 
 def parse_pb(text: str, *, name: str = "") -> PbFile:
@@ -435,12 +507,12 @@ def read_election(path: str | PathLike[str]) -> tuple[Election, dict[str, str]]:
     """Stream a ``.pb`` file into an Election without keeping raw vote rows.
 
     Returns the election and the raw PROJECTS ``selected`` column (project id -> value) for
-    comparison with a published outcome. Duplicate voter ids are not checked on this path.
+    comparison with a published outcome. Refuses what ``read_pb`` refuses, on the same line.
     """
     name = Path(path).name
     try:
         with _open(path) as handle:
-            pb, builder = _parse(handle, name, keep_votes=False)
+            pb, builder = _parse(handle, name, keep_votes=False, reopen=lambda: _open(path))
     except UnicodeDecodeError as exc:
         raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
     selected = {pid: row.get("selected", "") for pid, row in pb.projects.items()}

@@ -203,6 +203,32 @@ def test_votes_whose_hashes_collide_stay_apart(tmp_path: Path, monkeypatch: Any)
     assert [b.points for b in e.ballots[:5]] == [(2, 1), (1, 2), (1, 2), (2, 1), (3,)]
 
 
+@pytest.mark.parametrize("collide", [False, True])
+def test_the_streaming_reader_refuses_a_repeated_voter_id_on_its_line(
+    tmp_path: Path, monkeypatch: Any, collide: bool
+) -> None:
+    """``read_election`` keeps no vote rows, only a hash per voter id: a repeat is refused
+    on its line, as ``parse_pb`` refuses it, and ids whose hashes are equal (forced here:
+    every id hashes alike) are not repeats."""
+    import builtins
+
+    if collide:
+        monkeypatch.setattr(builtins, "hash", lambda _value: -7)
+    votes = "".join(f"v{i};p{1 + i % 2};{i % 3 + 1}\n" for i in range(40))
+    path = tmp_path / "v.pb"
+    path.write_text(GOOD.replace("v1;p1,p2;2,1\n", votes))
+    election, _ = read_election(path)
+    assert len(election.ballots) == 40
+    repeated = GOOD.replace("v1;p1,p2;2,1\n", votes + "\nv17;p2;3\nv40;p1;1\n")
+    path.write_text(repeated)
+    with pytest.raises(PbFormatError) as info:
+        read_election(path)
+    assert (info.value.line, info.value.reason) == (52, "duplicate voter_id 'v17'")
+    with pytest.raises(PbFormatError) as info:
+        parse_pb(repeated)
+    assert (info.value.line, info.value.reason) == (52, "duplicate voter_id 'v17'")
+
+
 def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
     """``Ballots.counted`` always describes the very tuple it is on: a slice or a product is
     a plain tuple (rules count those themselves), and a pickled copy keeps its counts."""
