@@ -39,7 +39,7 @@ from app.tally import (
     TallyError,
     tally,
 )
-from app.tally.rules import mes, mes_np, mes_span
+from app.tally.rules import mes, mes_np, mes_span, utilitarian
 from app.tally.rules.mes import RunResult
 from app.tally.tiebreak import tie_key_function
 
@@ -1040,6 +1040,87 @@ def test_utilitarian_is_the_best_set_by_brute_force(
     chosen = tuple(sorted((p for p in items if rank[p] in best[1]), key=rank.__getitem__))
     assert outcome.selected == zero + chosen
     assert outcome.details["total_approvals"] == -best[0]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 40), st.sampled_from([1, 2, 3, 10]), st.integers(0, 6)),
+        max_size=11,
+    ),
+    st.integers(0, 120),
+    st.sampled_from([1, 2, 4]),
+    st.lists(st.booleans(), max_size=11),
+)
+def test_utilitarian_by_values_and_by_branch_and_bound_agree_with_every_set(
+    items: list[tuple[int, int, int]], room: int, room_denominator: int, exact: list[bool]
+) -> None:
+    """The two ways ``utilitarian`` answers the knapsack (dynamic programming over values,
+    branch and bound where that would be too big) find the best total of all the sets and
+    take the same items: in the tie-break order (here the list's), each taken where some
+    best set holds it with those taken before and none left out. Costs are fractions,
+    some votes 0, many sets equally good; half the budgets are what some set costs exactly
+    (a set that just fits must be taken)."""
+    from itertools import combinations
+
+    cost = [Fraction(c, d) for c, d, _ in items]
+    value = [v for _, _, v in items]
+    budget = Fraction(room, room_denominator)
+    if room % 2 and any(exact):
+        budget = sum((c for c, pick in zip(cost, exact, strict=False) if pick), Fraction(0))
+    fits = [i for i in range(len(items)) if cost[i] <= budget]  # (as utilitarian's items)
+    cost, value = [cost[i] for i in fits], [value[i] for i in fits]
+    n = len(cost)
+    best: tuple[int, tuple[int, ...]] | None = None
+    for size in range(n + 1):
+        for subset in combinations(range(n), size):
+            if sum(cost[i] for i in subset) <= budget:
+                candidate = (-sum(value[i] for i in subset), subset)
+                best = candidate if best is None or candidate < best else best
+    assert best is not None  # (the best total, then the first set in the list's order)
+    answer = utilitarian.by_values(cost, value, budget)
+    assert answer is not None
+    total, taken = answer
+    assert (total, tuple(taken)) == (-best[0], best[1])
+    by_ratio = sorted(range(n), key=lambda i: (-Fraction(value[i]) / cost[i], i))
+    where = {i: k for k, i in enumerate(by_ratio)}
+    bb_total, bb_taken = utilitarian.by_branch_and_bound(
+        [cost[i] for i in by_ratio],
+        [value[i] for i in by_ratio],
+        [where[i] for i in range(n)],
+        budget,
+    )
+    assert (bb_total, sorted(by_ratio[k] for k in bb_taken)) == (total, taken)
+
+
+def test_utilitarian_is_quick_where_votes_follow_costs() -> None:
+    """Eighty projects whose votes are their costs over ten (a subset sum: the branch and
+    bound's relaxation prunes little, and it ran for minutes) are counted by values, to the
+    best total an independent count over values finds."""
+    rng = random.Random(2)
+    costs = [rng.randint(100, 1000) for _ in range(80)]
+    budget = sum(costs) // 2 + 37
+    projects = {f"p{i}": Project(f"p{i}", Fraction(c)) for i, c in enumerate(costs)}
+    ballots = tuple(Ballot((f"p{i}",)) for i, c in enumerate(costs) for _ in range(c // 10))
+    e = Election(Fraction(budget), projects, BallotRules("approval"), ballots)
+    least: dict[int, int] = {0: 0}  # total votes -> least cost
+    for c in costs:
+        for v, spent in list(least.items()):
+            if spent + c <= budget and least.get(v + c // 10, budget + 1) > spent + c:
+                least[v + c // 10] = spent + c
+
+    def stuck(*_: object) -> None:
+        raise TimeoutError("utilitarian took over 20 s")
+
+    before = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(20)
+    try:
+        outcome = tally(e, "utilitarian", tie_break="default")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert outcome.details["total_approvals"] == max(least)
+    assert outcome.cost <= budget
 
 
 def test_utilitarian_is_quick_where_many_projects_have_no_vote() -> None:
