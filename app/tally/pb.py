@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -304,15 +306,22 @@ class _SeenVoters:
     id's 64-bit hash in a flat open-addressing table (8 bytes a slot, at most half full,
     where a set would hold every id as a string). A matching hash is confirmed exactly by
     ``earlier`` (reading the file again up to that line), so equal hashes of different ids
-    never refuse a file, and a repeated id is refused on its line, as ``parse_pb`` does."""
+    never refuse a file, and a repeated id is refused on its line, as ``parse_pb`` does.
+    Without ``earlier`` (a pipe, which cannot be read twice) the ids are kept as they are."""
 
-    def __init__(self, earlier: Callable[[str, int], bool]) -> None:
+    def __init__(self, earlier: Callable[[str, int], bool] | None) -> None:
         self._table: array[int] = array("q", bytes(8 * 1024))
         self._count = 0
         self._earlier = earlier
+        self._ids: set[str] = set()
 
     def seen(self, voter_id: str, line: int) -> bool:
         """Whether ``voter_id`` came before ``line``; if not, it is added."""
+        if self._earlier is None:
+            if voter_id in self._ids:
+                return True
+            self._ids.add(voter_id)
+            return False
         h = hash(voter_id) or 1  # (0 marks an empty slot)
         table = self._table
         mask = len(table) - 1
@@ -361,7 +370,7 @@ def _parse(
 ) -> tuple[PbFile, _Builder]:
     """Read the rows into a ``PbFile`` (vote rows only with ``keep_votes``) and a
     ``_Builder``. Without ``keep_votes``, repeated voter ids are found by their hashes and
-    confirmed by reading the file again through ``reopen``."""
+    confirmed by reading the file again through ``reopen`` (kept whole if it is None)."""
     pb = PbFile(name=name)
     builder = _Builder(name)
     meta_lines: dict[str, int] = {}
@@ -412,8 +421,9 @@ def _parse(
                         raise builder.fail(line, "VOTES header needs voter_id and vote")
                     voter_col, vote_col = header.index("voter_id"), header.index("vote")
                     points_col = header.index("points") if "points" in header else -1
-                    if not keep_votes and reopen is not None:
-                        voters = _SeenVoters(_reread(reopen, line, voter_col))
+                    if not keep_votes:
+                        again = None if reopen is None else _reread(reopen, line, voter_col)
+                        voters = _SeenVoters(again)
                     if builder.kind in POINTS_KINDS and points_col < 0:
                         raise builder.fail(line, f"a {builder.kind} file needs a points column")
                 continue
@@ -512,7 +522,9 @@ def read_election(path: str | PathLike[str]) -> tuple[Election, dict[str, str]]:
     name = Path(path).name
     try:
         with _open(path) as handle:
-            pb, builder = _parse(handle, name, keep_votes=False, reopen=lambda: _open(path))
+            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)  # (not a pipe)
+            reopen = (lambda: _open(path)) if regular else None
+            pb, builder = _parse(handle, name, keep_votes=False, reopen=reopen)
     except UnicodeDecodeError as exc:
         raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
     selected = {pid: row.get("selected", "") for pid, row in pb.projects.items()}

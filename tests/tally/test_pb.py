@@ -229,6 +229,31 @@ def test_the_streaming_reader_refuses_a_repeated_voter_id_on_its_line(
     assert (info.value.line, info.value.reason) == (52, "duplicate voter_id 'v17'")
 
 
+def test_a_pipe_is_read_once_and_a_repeated_voter_id_still_refused(tmp_path: Path) -> None:
+    """A pipe (``plaza tally <(gunzip -c x.pb.gz)``) cannot be read twice to confirm a
+    repeat: its ids are kept whole, and a repeat is refused on its line all the same."""
+    import os
+    import threading
+
+    votes = "".join(f"v{i};p{1 + i % 2};{i % 3 + 1}\n" for i in range(40))
+    for extra, expected in [("", None), ("v17;p2;3\n", (51, "duplicate voter_id 'v17'"))]:
+        fifo = tmp_path / "pipe.pb"
+        os.mkfifo(fifo)
+        text = GOOD.replace("v1;p1,p2;2,1\n", votes + extra)
+        writer = threading.Thread(target=fifo.write_text, args=(text,))
+        writer.start()
+        try:
+            if expected is None:
+                assert len(read_election(fifo)[0].ballots) == 40
+            else:
+                with pytest.raises(PbFormatError) as info:
+                    read_election(fifo)
+                assert (info.value.line, info.value.reason) == expected
+        finally:
+            writer.join(timeout=10)
+            fifo.unlink()
+
+
 def test_ballots_count_their_own_and_nothing_derived_from_them() -> None:
     """``Ballots.counted`` always describes the very tuple it is on: a slice or a product is
     a plain tuple (rules count those themselves), and a pickled copy keeps its counts."""
