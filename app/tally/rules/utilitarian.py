@@ -34,6 +34,19 @@ from app.tally.rules.common import project_scores
 from app.tally.tiebreak import tie_key_function
 
 
+def relaxed(cost: list[Fraction], value: list[int], order: list[int], room: Fraction) -> Fraction:
+    """The fractional (LP) relaxation's best total: items of ``order`` (best value per cost
+    first) taken whole while they fit, then a part of the next. No subset does better."""
+    total, space = Fraction(0), room
+    for j in order:
+        if cost[j] <= space:
+            space -= cost[j]
+            total += value[j]
+        else:
+            return total + value[j] * space / cost[j]
+    return total
+
+
 class TooHard(Exception):
     """The branch and bound went past its share of work (``most_value``'s ``work``)."""
 
@@ -65,15 +78,7 @@ def most_value(
             return best
         if k == m:
             continue
-        # the fractional relaxation of what is left: no subset of it does better
-        bound, space = Fraction(current), left
-        for j in allowed[k:]:
-            if cost[j] <= space:
-                space -= cost[j]
-                bound += value[j]
-            else:
-                bound += value[j] * space / cost[j]
-                break
+        bound = current + relaxed(cost, value, allowed[k:], left)
         if bound <= best or (target >= 0 and bound < target):
             continue
         j = allowed[k]
@@ -137,16 +142,8 @@ def by_values(
     out = limit + 1
     if out + max(costs, default=0) >= 1 << 62:
         return None
-    # the best total is at most the fractional relaxation's
-    top, space = Fraction(0), room
-    for j in sorted(range(n), key=lambda j: -Fraction(value[j]) / cost[j]):
-        if cost[j] <= space:
-            space -= cost[j]
-            top += value[j]
-        else:
-            top += value[j] * space / cost[j]
-            break
-    width = int(top) + 1
+    by_ratio = sorted(range(n), key=lambda j: -Fraction(value[j]) / cost[j])
+    width = int(relaxed(cost, value, by_ratio, room)) + 1  # (the best total is at most that)
     step = max(1, isqrt(n))
     if (n // step + step + 2) * width > DP_CELLS or 2 * n * width > DP_WORK:
         return None
