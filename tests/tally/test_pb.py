@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.tally import Ballot, PbFormatError, parse_pb, read_election, read_pb, write_pb
 from tests.tally.conftest import pabulib_files
@@ -227,6 +230,38 @@ def test_the_streaming_reader_refuses_a_repeated_voter_id_on_its_line(
     with pytest.raises(PbFormatError) as info:
         parse_pb(repeated)
     assert (info.value.line, info.value.reason) == (52, "duplicate voter_id 'v17'")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(["0", "1", "2", "3", "10", "11", "007", "7", "x", " 5"]), max_size=9),
+    st.booleans(),
+)
+def test_the_streaming_reader_finds_repeats_as_parse_pb_does(ids: list[str], collide: bool) -> None:
+    """Voter ids that are increasing whole numbers, then anything (a repeat, a smaller
+    number, a number written with zeros in front, a word), with every hash alike or not:
+    ``read_election`` accepts or refuses (on the same line) what ``parse_pb`` does."""
+    import builtins
+    import tempfile
+    from unittest import mock
+
+    rows = "".join(f"{voter};p1;1\n" for voter in ids)
+    text = GOOD.replace("v1;p1,p2;2,1\n", rows)
+    try:
+        parse_pb(text)
+        expected: tuple[int, str] | None = None
+    except PbFormatError as exc:
+        expected = (exc.line, exc.reason)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ids.pb"
+        path.write_text(text)
+        with mock.patch.object(builtins, "hash", lambda _v: 99) if collide else nullcontext():
+            try:
+                read_election(path)
+                streamed: tuple[int, str] | None = None
+            except PbFormatError as exc:
+                streamed = (exc.line, exc.reason)
+    assert streamed == expected
 
 
 def test_a_pipe_is_read_once_and_a_repeated_voter_id_still_refused(tmp_path: Path) -> None:
