@@ -1056,8 +1056,9 @@ def test_utilitarian_is_the_best_set_by_brute_force(
 def test_utilitarian_by_values_and_by_branch_and_bound_agree_with_every_set(
     items: list[tuple[int, int, int]], room: int, room_denominator: int, exact: list[bool]
 ) -> None:
-    """The two ways ``utilitarian`` answers the knapsack (dynamic programming over values,
-    branch and bound where that would be too big) find the best total of all the sets and
+    """The two ways ``utilitarian`` answers the knapsack (branch and bound, and dynamic
+    programming over values past the branch and bound's share of work) find the best total
+    of all the sets and
     take the same items: in the tie-break order (here the list's), each taken where some
     best set holds it with those taken before and none left out. Costs are fractions,
     some votes 0, many sets equally good; half the budgets are what some set costs exactly

@@ -152,7 +152,7 @@ def by_values(
         """``low[k]`` from ``low[k + 1]``."""
         here = row.copy()
         v = value[k]
-        if v < width:  # (always: the item alone is within the room, so v <= top)
+        if v < width:  # (always: the item alone fits the room, so the relaxation is >= v)
             np.minimum(here[v:], np.minimum(row[: width - v] + costs[k], out), out=here[v:])
         return here
 
