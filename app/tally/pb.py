@@ -349,13 +349,14 @@ class _SeenVoters:
         table = self._table
         mask = len(table) - 1
         at = h & mask
+        checked = False  # (one reading answers for every equal hash)
         while slot := table[at]:
-            if slot == h:  # (one reading answers for every equal hash)
+            if slot == h and not checked:
                 if self._earlier(voter_id, line):
                     return True
-                break
+                checked = True
             at = (at + 1) & mask
-        self._add(voter_id)
+        self._put(at, h)
         return False
 
     def _add(self, voter_id: str) -> None:
@@ -369,17 +370,22 @@ class _SeenVoters:
         at = h & mask
         while table[at]:
             at = (at + 1) & mask
+        self._put(at, h)
+
+    def _put(self, at: int, h: int) -> None:
+        """Puts hash ``h`` in the empty slot ``at``, growing the table when half full."""
+        table = self._table
         table[at] = h
         self._count += 1
         if 2 * self._count > len(table):  # (at most half full: short probes)
             self._table = bigger = array("q", bytes(8 * 2 * len(table)))
             mask = len(bigger) - 1
-            for h in table:
-                if h:
-                    at = h & mask
+            for kept in table:
+                if kept:
+                    at = kept & mask
                     while bigger[at]:
                         at = (at + 1) & mask
-                    bigger[at] = h
+                    bigger[at] = kept
 
 
 def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:

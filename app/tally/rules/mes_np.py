@@ -327,14 +327,10 @@ def arrays_of(prep: Prepared) -> Arrays | None:
             spans.append((u, start, start + len(idx)))
             start += len(idx)
             biggest = max(biggest, k)
-        # (one group, as with cost utilities: ``prepare``'s own array, not a copy of it)
-        sup[pid] = (
-            parts[0]
-            if len(parts) == 1
-            else np.concatenate(parts)
-            if parts
-            else np.zeros(0, np.intp)
-        )
+        if len(parts) == 1:  # (as with cost utilities: ``prepare``'s own array, no copy)
+            sup[pid] = parts[0]
+        else:
+            sup[pid] = np.concatenate(parts) if parts else np.zeros(0, np.intp)
         if len(units) == 1:  # one utility (as with cost utilities): a view, no memory
             ui[pid] = np.broadcast_to(np.int64(units[0]), (start,))
             uf[pid] = np.broadcast_to(np.float64(units[0]) * float(one), (start,))
