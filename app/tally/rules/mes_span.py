@@ -86,9 +86,10 @@ def within(
     everything = len(prep.candidates)
     ones = np.ones(arrays.n) if arrays.weight is None else arrays.weight.astype(np.float64)
     lo_f, hi_f = _down(Fraction(low)), _up(Fraction(high))
-    # (a weight times a float: one rounding, undone outwards)
-    start_lo = ones * lo_f * (1 - 4 * EPS)
-    start_hi = ones * hi_f * (1 + 4 * EPS)
+    # (a weight times a float: one rounding, undone outwards; held by the first branch alone,
+    # let go of once it is taken)
+    start = (ones * lo_f * (1 - 4 * EPS), ones * hi_f * (1 + 4 * EPS))
+    del ones
     total_u = {
         pid: float(uf[pid].sum())
         if uf[pid].strides and uf[pid].strides[0]
@@ -205,8 +206,9 @@ def within(
     # project still in reach)
     Branch = tuple[np.ndarray, np.ndarray, dict[str, float]]
     branches: dict[frozenset[str], Branch] = {
-        frozenset(): (start_lo, start_hi, dict.fromkeys(prep.candidates, 0.0))
+        frozenset(): (*start, dict.fromkeys(prep.candidates, 0.0))
     }
+    del start
     spent: dict[frozenset[str], Fraction] = {frozenset(): Fraction(0)}
     count = 0
     while branches:
