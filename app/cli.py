@@ -26,7 +26,7 @@ class CommandError(Exception):
 
 def _default_port() -> int:
     raw = os.environ.get("PORT", "8000")
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise CommandError(f"PORT must be a port number, not {raw!r}")
     return int(raw)
 

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from app.accounts import routes as accounts_routes
 from app.core.config import Settings, get_settings
 from app.core.errors import BodySizeLimitMiddleware, install_error_handlers
+from app.core.http import HeadAsGetMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.security import CsrfCookieMiddleware, SecurityHeadersMiddleware, guard_request
 from app.core.templating import render
@@ -88,11 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _domain_routers("router"):
         app.include_router(router)
     install_error_handlers(app)
-    # The last added runs first: security headers, size limit, CSRF cookie, locale.
+    # The last added runs first: HEAD as GET, security headers, size limit, CSRF cookie,
+    # locale.
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
+    app.add_middleware(HeadAsGetMiddleware)
     return app
 
 

@@ -174,7 +174,7 @@ def cast(
                 headers=NO_STORE,
             )
         ) from exc
-    return see_other(request, str(request.url_for("ballots:done", receipt=ballot.id)))
+    return see_other(request, request.app.url_path_for("ballots:done", receipt=ballot.id))
 
 
 @router.get("/vote/done/{receipt}", name="ballots:done")

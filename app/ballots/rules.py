@@ -37,7 +37,7 @@ def parse_choices(raw: Iterable[str]) -> tuple[list[int], bool]:
     bad = False
     for value in raw:
         value = value.strip()
-        if value.isdigit() and len(value) <= 18:
+        if value.isascii() and value.isdigit() and len(value) <= 18:  # (not "²": int() refuses it)
             ids.append(int(value))
         else:
             bad = True

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.http import allowed_methods
 from app.core.i18n import _
 
 if TYPE_CHECKING:
@@ -343,6 +344,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         message = _("This page or item does not exist.")
     elif status == 405:
         message = _("This address does not accept that kind of request.")
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
     elif status == 413:
         message = _("The request is too large.")
     elif status == 400:
@@ -397,7 +399,7 @@ async def out_of_range_handler(request: Request, exc: Exception) -> Response:
     the URL that no row can have is a 404, any other number a 422, never a 500.
     """
     too_big_id = any(
-        value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID
+        value.lstrip("-").isascii() and value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID
         for value in (str(v) for v in request.path_params.values())
     )
     if too_big_id:
@@ -456,6 +458,7 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
 
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
+_JSON_SUFFIX = re.compile(r"application/[^/]+\+json")
 _JSON_MAY_HIDE_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]")
 
 
@@ -506,8 +509,11 @@ async def reject_control_characters(request: Request) -> None:
         raise ForbiddenCharactersError()
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    # the media type as the parsers read it: Starlette's forms and FastAPI's JSON bodies
+    # (``application/json``, any ``application/...+json``, or no content type at all) match
+    # it whatever its case
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await read_form(request)
         for name, value in form.multi_items():
             if _has_control_character(name):
@@ -515,7 +521,7 @@ async def reject_control_characters(request: Request) -> None:
             if isinstance(value, str) and _has_control_character(value):
                 raise ForbiddenCharactersError(field=name)
         return
-    elif content_type.startswith("application/json"):
+    elif not media or media == "application/json" or _JSON_SUFFIX.fullmatch(media):
         import json
 
         body = await request.body()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -218,6 +219,7 @@ def clear_session_cookie(response: Any, settings: Settings) -> None:
 
 # --- response headers ------------------------------------------------------------------------
 
+_SESSION_COOKIE_SET = re.compile(rb"(?:^|;)\s*" + SESSION_COOKIE.encode() + rb"=[^;\s]")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -226,10 +228,18 @@ CONTENT_SECURITY_POLICY = (
 
 
 class SecurityHeadersMiddleware:
-    """Defence in depth on every response: no framing, no sniffing, a strict script policy.
+    """Defence in depth on every response: no framing, no sniffing, a strict script policy,
+    and no page kept where it should not be.
 
     Scripts come only from ``/static`` (htmx runs with ``allowEval: false``); the interactive
     API docs at ``/api/docs`` load Swagger UI from its CDN and are left without the policy.
+
+    Caching: every page and API answer is made for one client (its CSRF token, its language,
+    its account), so none is for a shared cache: ``private, no-cache`` (the browser asks
+    again before reusing it), and ``no-store`` for a signed-in client (nothing of a
+    session kept on disk, as on a kiosk or a library computer). A handler's own
+    ``Cache-Control`` stands. ``Vary`` names what chooses the answer besides the URL. The
+    static files (versioned, the same for everyone) are left to their own headers.
     """
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
@@ -240,11 +250,23 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope.get("path", "").startswith("/api/docs")
+        path = scope.get("path", "")
+        docs = path.startswith("/api/docs")
+        static = path.startswith("/static/")
+        signed_in = any(
+            name == b"cookie" and _SESSION_COOKIE_SET.search(value)
+            for name, value in scope.get("headers", ())
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if not static:
+                    headers.setdefault(
+                        "Cache-Control", "no-store" if signed_in else "private, no-cache"
+                    )
+                    for name in ("Cookie", "Accept-Language"):
+                        headers.add_vary_header(name)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
                 headers.setdefault("X-Frame-Options", "DENY")

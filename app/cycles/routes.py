@@ -295,7 +295,7 @@ def _int_or_error(text: str, field: str, *, allow_blank: bool) -> int | None:
         if allow_blank:
             return None
         return 0
-    if not text.isdigit() or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:  # (not "²", "٣")
         raise DomainError(_("Enter a whole number."), field=field)
     return int(text)
 

@@ -40,7 +40,7 @@ api = APIRouter(prefix="/api", tags=["proposals"])
 
 def _int_or_none(text: str | None) -> int | None:
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 def _base_ctx(session: SessionDep, cycle: Cycle) -> dict[str, Any]:

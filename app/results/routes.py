@@ -66,7 +66,7 @@ def publish(
                 status_code=exc.status_code,
             )
         ) from exc
-    return see_other(request, str(request.url_for("results:show", cycle_id=cycle.id)))
+    return see_other(request, request.app.url_path_for("results:show", cycle_id=str(cycle.id)))
 
 
 def _read(cycle: Cycle, outcomes: list[service.DistrictOutcome]) -> CycleResultsRead:

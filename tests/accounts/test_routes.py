@@ -14,7 +14,7 @@ def soup(response) -> BeautifulSoup:  # type: ignore[no-untyped-def]
 def test_signup_page(client, htmx) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/signup", headers=htmx)
     assert response.status_code == 200
-    assert response.headers["vary"] == "HX-Request"
+    assert response.headers["vary"] == "HX-Request, Cookie, Accept-Language"
     page = soup(response)
     form = page.find("form", id="signup_form")
     assert form is not None
@@ -100,6 +100,21 @@ def test_login_never_redirects_off_site(client, db_session) -> None:  # type: ig
             "/login", data={"email": "me@example.org", "password": PASSWORD, "next": target}
         )
         assert response.headers["location"] == "/"
+
+
+def test_a_next_page_that_is_not_ascii_is_percent_encoded(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    """A ``Location`` header holds Latin-1 at most: ``/cycles/中`` goes out percent-encoded
+    (as a browser sends it), after logging in and after choosing a language."""
+    make_user(db_session, email="me@example.org")
+    for target in ("/cycles/中", "/cycles/\u0085x", "/cycles/%E4%B8%AD"):
+        response = client.post(
+            "/login", data={"email": "me@example.org", "password": PASSWORD, "next": target}
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C2%85x")
+        response = client.post("/language", data={"lang": "zh_Hans", "next": target})
+        assert response.status_code == 303
+        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C2%85x")
 
 
 def test_protected_page_sends_anonymous_to_login(client, htmx) -> None:  # type: ignore[no-untyped-def]

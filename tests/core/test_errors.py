@@ -84,6 +84,20 @@ def test_control_characters_are_refused_everywhere(client, db_session) -> None: 
     assert response.status_code == 422
     assert response.json()["detail"] == "The text contains characters that are not allowed."
     assert client.get("/cycles?x=%00").status_code == 422
+    # Whatever the JSON body's media type is called (FastAPI parses any ``+json`` type, in
+    # any case, and a body with no content type), and a form's in capitals.
+    body = b'{"email": "d@example.org", "password": "xxxxxxxxxxxx", "display_name": "\\u001b"}'
+    for content_type in ("application/merge-patch+json", "APPLICATION/JSON; charset=utf-8", None):
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post("/api/accounts", content=body, headers=headers)
+        assert response.status_code == 422, (content_type, response.text)
+        assert response.json()["detail"] == "The text contains characters that are not allowed."
+    response = client.post(
+        "/signup",
+        content=b"email=e%40example.org&password=xxxxxxxxxxxx&display_name=%07",
+        headers={"content-type": "Application/X-WWW-Form-Urlencoded"},
+    )
+    assert response.status_code == 422
     assert db_session.exec(select(User)).all() == []
     # Line breaks and tabs are ordinary text.
     response = client.post(
@@ -91,3 +105,20 @@ def test_control_characters_are_refused_everywhere(client, db_session) -> None: 
         json={"email": "c@example.org", "password": "x" * 12, "display_name": "A\tB"},
     )
     assert response.status_code == 201
+
+
+def test_head_is_answered_wherever_get_is(client) -> None:  # type: ignore[no-untyped-def]
+    """RFC 9110: ``HEAD`` wherever ``GET`` (health checks and link checkers use it): the
+    ``GET``'s status and headers, no body. A 405 names every method its path takes."""
+    for path in ("/", "/healthz", "/cycles", "/api/cycles", "/vote", "/static/css/plaza.css"):
+        got = client.get(path)
+        head = client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert client.head("/nowhere").status_code == 404
+    refused = client.request("DELETE", "/api/cycles", csrf=False)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD, POST"
+    refused = client.head("/logout")  # (a path only posted to)
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"

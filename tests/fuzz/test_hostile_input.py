@@ -34,6 +34,9 @@ HOSTILE_VALUES = [
     "1e400",
     "NaN",
     "abc",
+    "²",  # (str.isdigit() says yes, int() refuses it)
+    "٣",  # (a decimal digit int() reads as 3, but not an ASCII one)
+    "１２",
     "\x00",
     "a\x00b",
     "漢字 🙂 \u202e\ufeff",
@@ -194,6 +197,11 @@ def test_bad_path_params_cookies_and_languages_never_5xx(  # type: ignore[no-unt
             _check(r, f"{method} {url}", path)
             assert r.status_code in (303, 401, 403, 404, 405, 409, 422), (url, r.status_code)
     url = _url(path, world["params"])
+    queries = [p.alias for p in route.dependant.query_params]
+    for value in HOSTILE_VALUES if queries else []:
+        query = dict.fromkeys(queries, value)
+        r = client.request(method, url, csrf=False, headers=headers, params=query)
+        _check(r, f"{method} {url} query {queries}={value[:20]!r}", path)
     cookies = [
         "plaza_session=" + "A" * 5000,
         "plaza_session=\u00e9\u00e8; plaza_csrf=%%%",

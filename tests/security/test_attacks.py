@@ -518,3 +518,19 @@ def test_pages_cannot_be_framed_or_sniffed(client, path) -> None:  # type: ignor
     assert response.headers["x-content-type-options"] == "nosniff", path
     if response.headers["content-type"].startswith("text/html"):
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+
+
+@pytest.mark.parametrize("path", ["/", "/cycles", "/me/proposals", "/api/session", "/nowhere"])
+def test_pages_are_never_for_a_shared_cache(client, login_as, path) -> None:  # type: ignore[no-untyped-def]
+    """Every page carries its client's CSRF token and language, and a signed-in client's
+    pages its name: no shared cache may keep them, a browser keeps nothing of a session
+    (a kiosk, a library computer), and ``Vary`` names what chooses the answer."""
+    anonymous = client.get(path, follow_redirects=False)
+    assert anonymous.headers["cache-control"] == "private, no-cache", path
+    vary = {v.strip().lower() for v in anonymous.headers["vary"].split(",")}
+    assert {"cookie", "accept-language"} <= vary, path
+    login_as("resident")
+    signed_in = client.get(path, follow_redirects=False)
+    assert signed_in.headers["cache-control"] == "no-store", path
+    static = client.get("/static/css/plaza.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
