@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts import routes as accounts_routes
+from app.core import accesslog
 from app.core.config import Settings, get_settings
 from app.core.errors import BodySizeLimitMiddleware, install_error_handlers
 from app.core.http import HeadAsGetMiddleware
@@ -106,9 +107,11 @@ def server_app() -> FastAPI:
     loaded at start-up (modules, routes, templates, compiled statements) is frozen out of
     every collection, and the young generation is collected every 50,000 allocations
     rather than every 700 (a request allocates a few thousand objects, nearly all freed
-    by reference counting, and each collection scans every young object).
+    by reference counting, and each collection scans every young object). The server's logs
+    are set never to carry a receipt (``app.core.accesslog``, ADR 0001).
     """
     app = create_app()
+    accesslog.install(app)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)

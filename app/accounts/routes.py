@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
+from starlette.routing import Match
 
 from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
@@ -109,7 +111,7 @@ def login_submit(
             block="login_form",
             status_code=429 if exc.status_code == 429 else 422,
         )
-    response = see_other(request, safe_next(next))
+    response = see_other(request, _page_to_return_to(request, safe_next(next)))
     set_session_cookie(response, token, settings)
     _remember_device(request, response, email, settings)
     return response
@@ -177,6 +179,30 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
     return response
 
 
+def _answers_get(request: Request, path: str) -> bool:
+    """Whether one of the app's routes answers ``GET path``."""
+    scope = {"type": "http", "method": "GET", "path": unquote(path), "root_path": ""}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+
+def _page_to_return_to(request: Request, target: str) -> str:
+    """The page to send a browser back to: ``target`` (a local path from ``safe_next``) if
+    something answers GET there, else the nearest path above it that does, else ``/``.
+
+    A page can be the answer to a POST whose path answers nothing else (the ballot at
+    ``/vote/ballot``, a form shown again at ``/cycles/2/rules``); the browser must not be
+    sent to GET it (405), so it goes up the path instead (``/vote``, ``/cycles/2``).
+    """
+    path = target.partition("?")[0]
+    if _answers_get(request, path):
+        return target
+    while path not in ("", "/"):
+        path = path.rstrip("/").rsplit("/", 1)[0]
+        if path and _answers_get(request, path):
+            return path
+    return "/"
+
+
 @router.post("/language", name="accounts:set_language")
 def set_language(
     request: Request,
@@ -184,7 +210,7 @@ def set_language(
     lang: Annotated[str, Form(max_length=20)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    response = see_other(request, safe_next(next))
+    response = see_other(request, _page_to_return_to(request, safe_next(next)))
     if lang in LOCALES:
         response.set_cookie(
             LANG_COOKIE,

@@ -181,7 +181,9 @@ def cast(
 def done(request: Request, receipt: str, session: SessionDep) -> Response:
     if len(receipt) != 32 or session.get(Ballot, receipt) is None:
         raise NotFoundError()
-    return render(request, "ballots/done.html", {"receipt": receipt}, headers=NO_STORE)
+    # No Referer from this page (its URL holds the receipt) in the logs of a proxy in front.
+    headers = {**NO_STORE, "Referrer-Policy": "no-referrer"}
+    return render(request, "ballots/done.html", {"receipt": receipt}, headers=headers)
 
 
 # --- JSON API --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import select
 
@@ -140,6 +141,40 @@ def test_language_selector_works_without_javascript(client) -> None:  # type: ig
     assert page.find("h1").get_text() == "预算周期"
     client.post("/language", data={"lang": "en", "next": "/"})
     assert soup(client.get("/cycles")).html["lang"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("next_path", "landing"),
+    [
+        ("/cycles?page=2", "/cycles?page=2"),  # answers GET: kept, query and all
+        (
+            "/vote/done/0123456789abcdef0123456789abcdef",
+            "/vote/done/0123456789abcdef0123456789abcdef",
+        ),
+        ("/vote/ballot", "/vote"),  # POST only: up the path
+        ("/vote/cast?x=1", "/vote"),
+        ("/cycles/7/rules", "/cycles/7"),
+        ("/cycles/7/districts/3/access-codes", "/cycles/7"),
+        ("/proposals/5/review", "/proposals/5"),
+        ("/logout", "/"),
+        ("/no/such/page/", "/"),
+        ("https://evil.example/", "/"),
+    ],
+)
+def test_language_switch_lands_on_a_page_that_answers_get(client, next_path, landing) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/language", data={"lang": "zh_Hans", "next": next_path})
+    assert response.status_code == 303
+    assert response.headers["location"] == landing
+
+
+def test_login_after_a_post_lands_on_a_page_that_answers_get(client, db_session) -> None:  # type: ignore[no-untyped-def]
+    make_user(db_session, email="me@example.org")
+    response = client.post(
+        "/login",
+        data={"email": "me@example.org", "password": PASSWORD, "next": "/cycles/3/rules"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/cycles/3"
 
 
 def test_accept_language_is_honoured(client) -> None:  # type: ignore[no-untyped-def]

@@ -122,6 +122,38 @@ def test_over_budget_shows_the_form_again(
     assert ok.status_code == 303
 
 
+def switch_language(client: Any, page: Any, lang: str) -> str:
+    """Submit the page's language form as a browser would; the address it sends us to."""
+    form = soup(page).find("select", {"name": "lang"}).find_parent("form")
+    data = {field["name"]: field.get("value", "") for field in form.find_all("input")}
+    response = client.post(form["action"], data={**data, "lang": lang})
+    assert response.status_code == 303
+    return str(response.headers["location"])
+
+
+def test_changing_language_on_the_ballot_lands_on_a_page(client: Any, db_session: Session) -> None:
+    """The ballot and the ballot shown again are answers to POSTs: switching language must
+    not send the voter to GET /vote/ballot or /vote/cast (405) but to the code page."""
+    ids, codes = setup_voting(db_session)
+    ballot = client.post("/vote/ballot", data={"code": codes[0]})
+    again = client.post("/vote/cast", data={"code": codes[0], "project": ids})
+    assert (ballot.status_code, again.status_code) == (200, 422)
+    for page in (ballot, again):
+        target = switch_language(client, page, "zh_Hans")
+        assert target == "/vote"
+        landed = client.get(target)
+        assert landed.status_code == 200
+        assert soup(landed).html["lang"] == "zh-Hans"
+        assert soup(landed).find("input", {"name": "code"}) is not None
+        switch_language(client, landed, "en")
+    # A page that answers GET is kept, receipt page included.
+    done = client.get(
+        client.post("/vote/cast", data={"code": codes[0], "project": [ids[0]]}).headers["location"]
+    )
+    assert done.status_code == 200
+    assert switch_language(client, done, "zh_Hans") == done.url.path
+
+
 def test_garbage_and_unknown_values_are_refused(client: Any, db_session: Session) -> None:
     ids, codes = setup_voting(db_session)
     for project in (["abc"], [str(10**12)], [], ["-1"]):

@@ -126,6 +126,29 @@ def test_settings_forms(client, login_as, db_session, htmx) -> None:  # type: ig
     assert cycle.title != "Renamed"
 
 
+def test_changing_language_on_a_form_shown_again_lands_on_a_page(
+    client, login_as, db_session
+) -> None:  # type: ignore[no-untyped-def]
+    """The rules form shown again (422) is the answer to POST /cycles/{id}/rules, which
+    answers no GET: switching language there lands on the cycle's page, not on a 405."""
+    login_as("organizer")
+    cycle = make_cycle(db_session, phase=Phase.intake)
+    response = client.post(
+        f"/cycles/{cycle.id}/rules",
+        data={"ballot_kind": "approval", "min_choices": "x", "tally_rule": "greedy"},
+    )
+    assert response.status_code == 422
+    form = soup(response).find("select", attrs={"name": "lang"}).find_parent("form")
+    data = {field["name"]: field.get("value", "") for field in form.find_all("input")}
+    assert data["next"] == f"/cycles/{cycle.id}/rules"
+    switched = client.post(form["action"], data={**data, "lang": "zh_Hans"})
+    assert switched.status_code == 303
+    assert switched.headers["location"] == f"/cycles/{cycle.id}"
+    landed = client.get(switched.headers["location"])
+    assert landed.status_code == 200
+    assert soup(landed).html["lang"] == "zh-Hans"
+
+
 def test_settings_after_voting_opened_are_frozen(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
     login_as("organizer")
     cycle = make_cycle(db_session, phase=Phase.voting)
