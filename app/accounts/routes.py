@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from typing import Annotated
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
-from starlette.routing import Match
 
 from app.accounts import service
 from app.accounts.schemas import LogIn, SessionRead, SignUp, UserRead
@@ -17,6 +15,7 @@ from app.core.config import Settings, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import DomainError, form_page, problem_for
 from app.core.htmx import safe_next, see_other
+from app.core.http import takes
 from app.core.i18n import LANG_COOKIE, LOCALES
 from app.core.security import (
     SESSION_COOKIE,
@@ -179,12 +178,6 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
     return response
 
 
-def _answers_get(request: Request, path: str) -> bool:
-    """Whether one of the app's routes answers ``GET path``."""
-    scope = {"type": "http", "method": "GET", "path": unquote(path), "root_path": ""}
-    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
-
-
 def _page_to_return_to(request: Request, target: str) -> str:
     """The page to send a browser back to: ``target`` (a local path from ``safe_next``) if
     something answers GET there, else the nearest path above it that does, else ``/``.
@@ -194,11 +187,11 @@ def _page_to_return_to(request: Request, target: str) -> str:
     sent to GET it (405), so it goes up the path instead (``/vote``, ``/cycles/2``).
     """
     path = target.partition("?")[0]
-    if _answers_get(request, path):
+    if takes(request, "GET", path):
         return target
     while path not in ("", "/"):
         path = path.rstrip("/").rsplit("/", 1)[0]
-        if path and _answers_get(request, path):
+        if path and takes(request, "GET", path):
             return path
     return "/"
 

@@ -9,6 +9,8 @@ requires it wherever ``GET`` is supported; and where a path has one route per me
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,18 +43,19 @@ class HeadAsGetMiddleware:
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
+def takes(request: Request, method: str, path: str | None = None) -> bool:
+    """Whether one of the app's routes takes ``method`` at ``path`` (the request's own path
+    if None; else a local path as a browser sends it, percent-encoded). FastAPI's included
+    routers answer ``matches`` as a whole."""
+    scope = {**request.scope, "method": method}
+    if path is not None:
+        scope.update(path=unquote(path), root_path="")
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route takes at the request's path (``HEAD`` wherever ``GET``):
-    each asked of the app's routes as a request of that method (FastAPI's included routers
-    answer ``matches`` as a whole)."""
-    methods = [
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL
-            for route in request.app.router.routes
-        )
-    ]
+    """Every method some route takes at the request's path (``HEAD`` wherever ``GET``)."""
+    methods = [method for method in _METHODS if takes(request, method)]
     if "GET" in methods:
         methods.append("HEAD")
     return sorted(methods)
