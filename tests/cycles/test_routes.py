@@ -198,3 +198,57 @@ def test_api_cycles(client, login_as, db_session) -> None:  # type: ignore[no-un
     assert client.get(f"/api/cycles/{created['id']}").json()["title"] == "Renamed"
     assert client.get("/api/cycles/999999").status_code == 404
     assert client.get("/api/cycles/abc").status_code == 422
+
+
+def _validation_problem(response, field: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "/problems/validation", problem
+    assert [e["field"] for e in problem["errors"]] == [field], problem
+
+
+NOT_JSON_INTEGERS = (True, False, "7", 7.0, "7.0", None)
+
+
+def test_api_money_and_rule_limits_must_be_json_integers(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    login_as("organizer")
+    cycle = make_cycle(db_session, phase=Phase.draft)
+    district = districts_of(db_session, cycle)[0]
+    budget = district.budget_minor
+    n_districts = len(districts_of(db_session, cycle))
+    url = f"/api/cycles/{cycle.id}"
+    new_cycle = {"title": "Strict", "currency": "EUR", "districts": [{"name": "A"}]}
+    for bad in NOT_JSON_INTEGERS:
+        new_cycle["districts"][0]["budget_minor"] = bad
+        _validation_problem(
+            client.post("/api/cycles", json=new_cycle), "body.districts.0.budget_minor"
+        )
+        body = {"name": "West", "budget_minor": bad}
+        _validation_problem(client.post(f"{url}/districts", json=body), "body.budget_minor")
+        _validation_problem(
+            client.put(f"{url}/districts/{district.id}", json=body), "body.budget_minor"
+        )
+        _validation_problem(
+            client.put(f"{url}/rules", json={"min_choices": bad}), "body.min_choices"
+        )
+        if bad is not None:  # null: no maximum
+            _validation_problem(
+                client.put(f"{url}/rules", json={"max_choices": bad}), "body.max_choices"
+            )
+    db_session.refresh(district)
+    db_session.refresh(cycle)
+    assert (district.name, district.budget_minor) != ("West", budget)
+    assert (cycle.min_choices, cycle.max_choices) == (0, None)
+    assert len(districts_of(db_session, cycle)) == n_districts
+    # Plain integers are still what the API takes.
+    response = client.put(
+        f"{url}/districts/{district.id}", json={"name": "West", "budget_minor": 7}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["budget_minor"] == 7
+    response = client.put(f"{url}/rules", json={"min_choices": 1, "max_choices": 2})
+    assert response.status_code == 200, response.text
+    assert (response.json()["min_choices"], response.json()["max_choices"]) == (1, 2)
+    response = client.post(f"{url}/districts", json={"name": "East", "budget_minor": 0})
+    assert response.status_code == 201, response.text
