@@ -26,10 +26,19 @@ class CycleCreate(BaseModel):
 
 
 class CycleUpdate(BaseModel):
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    """A partial update (PATCH): only the fields sent change (``model_fields_set``), and
+    ``planned_starts`` changes only the phases it names."""
+
+    # default_factory, not default: an omitted field is left unchanged, not emptied, so the
+    # OpenAPI schema must show no default.
+    title: str = Field(default_factory=str, max_length=200, description="Omitted: unchanged")
+    description: str = Field(
+        default_factory=str, max_length=10_000, description="Omitted: unchanged"
+    )
     planned_starts: dict[str, date | None] | None = Field(
-        default=None, description="Planned start per phase; omitted: unchanged"
+        default=None,
+        description="Planned start per phase (intake..implementation): a phase sent with null "
+        "loses its date, a phase omitted keeps it; omitted or null: plan unchanged",
     )
 
 

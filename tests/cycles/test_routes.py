@@ -252,3 +252,76 @@ def test_api_money_and_rule_limits_must_be_json_integers(client, login_as, db_se
     assert (response.json()["min_choices"], response.json()["max_choices"]) == (1, 2)
     response = client.post(f"{url}/districts", json={"name": "East", "budget_minor": 0})
     assert response.status_code == 201, response.text
+
+
+def _plan(response) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    return {p["phase"]: p["planned_start"] for p in response.json()["phase_plan"]}
+
+
+def test_api_patch_changes_only_what_is_sent(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    login_as("organizer")
+    body = {
+        "title": "Partial",
+        "description": "Keep me.",
+        "currency": "EUR",
+        "districts": [{"name": "East", "budget_minor": 1000}],
+        "planned_starts": {"intake": "2031-01-01", "review": "2031-02-01", "voting": "2031-03-01"},
+    }
+    created = client.post("/api/cycles", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/api/cycles/{created.json()['id']}"
+    plan = _plan(created)
+    assert plan["review"] == "2031-02-01"
+
+    response = client.patch(url, json={"title": "Only the title"})
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "Only the title"
+    assert response.json()["description"] == "Keep me."
+    assert _plan(response) == plan
+
+    response = client.patch(url, json={"description": "New words."})
+    assert response.status_code == 200, response.text
+    assert (response.json()["title"], response.json()["description"]) == (
+        "Only the title",
+        "New words.",
+    )
+    assert _plan(response) == plan
+
+    response = client.patch(url, json={"planned_starts": {"voting": "2031-04-01"}})
+    assert response.status_code == 200, response.text
+    assert _plan(response) == {**plan, "voting": "2031-04-01"}
+    assert response.json()["description"] == "New words."
+
+    response = client.patch(url, json={"planned_starts": {"review": None}})
+    assert response.status_code == 200, response.text
+    assert _plan(response) == {**plan, "voting": "2031-04-01", "review": None}
+
+    # The merged plan must still go forward; a refusal changes nothing.
+    response = client.patch(url, json={"title": "Late", "planned_starts": {"voting": "2030-12-01"}})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "plan"
+    response = client.patch(url, json={"planned_starts": {"party": "2031-05-01"}})
+    assert response.status_code == 422
+    assert "Unknown phase" in response.json()["detail"]
+    # A title or description may be left out, not sent as null; an empty title is refused.
+    for field in ("title", "description"):
+        response = client.patch(url, json={field: None})
+        assert response.status_code == 422, response.text
+        assert response.json()["type"] == "/problems/validation"
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+    response = client.patch(url, json={"title": "  "})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "title"
+    response = client.patch(url, json={"title": "x" * 201})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.title"
+    # null for the whole plan: unchanged, as before.
+    response = client.patch(url, json={"planned_starts": None})
+    assert response.status_code == 200, response.text
+    shown = client.get(url).json()
+    assert (shown["title"], shown["description"]) == ("Only the title", "New words.")
+    assert {p["phase"]: p["planned_start"] for p in shown["phase_plan"]} == {
+        **plan,
+        "voting": "2031-04-01",
+        "review": None,
+    }
