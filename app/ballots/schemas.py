@@ -1,8 +1,11 @@
-"""API shapes of the ballots domain."""
+"""API shapes of the ballots domain.
+
+Request integers are ``StrictInt``: only JSON integers, never ``true``, ``"4"`` or ``4.0``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 
 class BallotOpen(BaseModel):
@@ -28,7 +31,7 @@ class BallotSheetRead(BaseModel):
 
 class BallotCast(BaseModel):
     code: str = Field(max_length=100)
-    projects: list[int] = Field(max_length=1000)
+    projects: list[StrictInt] = Field(max_length=1000)
 
 
 class BallotReceipt(BaseModel):

@@ -382,11 +382,13 @@ def api_cycle(cycle: ValidCycle, session: SessionDep) -> CycleRead:
 def api_update_cycle(
     body: CycleUpdate, user: OrganizerUser, cycle: ValidCycle, session: SessionDep
 ) -> CycleRead:
+    """Change only the fields sent; ``planned_starts`` only the phases it names."""
+    sent = body.model_fields_set
     service.update_cycle(
         session,
         cycle=cycle,
-        title=body.title,
-        description=body.description,
+        title=body.title if "title" in sent else None,
+        description=body.description if "description" in sent else None,
         planned_starts=body.planned_starts,
     )
     return cycle_read(session, cycle)

@@ -1,15 +1,18 @@
-"""Cycle shapes for forms and the JSON API (non-table models)."""
+"""Cycle shapes for forms and the JSON API (non-table models).
+
+Request integers are ``StrictInt``: only JSON integers, never ``true``, ``"4"`` or ``4.0``.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 
 class DistrictIn(BaseModel):
     name: str = Field(max_length=100)
-    budget_minor: int = Field(ge=0, le=10**15, description="Budget in minor units (cents)")
+    budget_minor: StrictInt = Field(ge=0, le=10**15, description="Budget in minor units (cents)")
 
 
 class CycleCreate(BaseModel):
@@ -23,17 +26,26 @@ class CycleCreate(BaseModel):
 
 
 class CycleUpdate(BaseModel):
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    """A partial update (PATCH): only the fields sent change (``model_fields_set``), and
+    ``planned_starts`` changes only the phases it names."""
+
+    # default_factory, not default: an omitted field is left unchanged, not emptied, so the
+    # OpenAPI schema must show no default.
+    title: str = Field(default_factory=str, max_length=200, description="Omitted: unchanged")
+    description: str = Field(
+        default_factory=str, max_length=10_000, description="Omitted: unchanged"
+    )
     planned_starts: dict[str, date | None] | None = Field(
-        default=None, description="Planned start per phase; omitted: unchanged"
+        default=None,
+        description="Planned start per phase (intake..implementation): a phase sent with null "
+        "loses its date, a phase omitted keeps it; omitted or null: plan unchanged",
     )
 
 
 class VotingRules(BaseModel):
     ballot_kind: str = Field(default="approval", max_length=20)
-    min_choices: int = Field(default=0, ge=0, le=10_000)
-    max_choices: int | None = Field(default=None, ge=1, le=10_000)
+    min_choices: StrictInt = Field(default=0, ge=0, le=10_000)
+    max_choices: StrictInt | None = Field(default=None, ge=1, le=10_000)
     tally_rule: str = Field(default="greedy", max_length=40)
     tie_break: str = Field(default="default", max_length=40)
 

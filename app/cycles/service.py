@@ -349,20 +349,28 @@ def update_cycle(
     session: Session,
     *,
     cycle: Cycle,
-    title: str,
-    description: str,
+    title: str | None = None,
+    description: str | None = None,
     planned_starts: Mapping[str, date | None] | None = None,
 ) -> Cycle:
-    """Change title, description and planned dates (allowed in every phase)."""
-    clean_title = _clean_title(title)
-    clean_description = _clean_description(description)
-    plan = _check_plan(planned_starts) if planned_starts is not None else None
-    cycle.title = clean_title
-    cycle.description = clean_description
-    if plan is not None:
-        for row in phase_plan(session, cycle.id or 0):
+    """Change title, description and planned dates (allowed in every phase).
+
+    None leaves a field as it is.  ``planned_starts`` sets the phases it names (a None date
+    clears that phase's date) and keeps the others; the resulting plan must go forward.
+    """
+    clean_title = _clean_title(title) if title is not None else cycle.title
+    clean_description = (
+        _clean_description(description) if description is not None else cycle.description
+    )
+    if planned_starts is not None:
+        rows = phase_plan(session, cycle.id or 0)
+        current = {row.phase: row.planned_start for row in rows}
+        plan = _check_plan({**current, **planned_starts})
+        for row in rows:
             row.planned_start = plan[row.phase]
             session.add(row)
+    cycle.title = clean_title
+    cycle.description = clean_description
     cycle.updated_at = utcnow()
     session.add(cycle)
     session.flush()

@@ -1,14 +1,17 @@
-"""API shapes of the eligibility domain."""
+"""API shapes of the eligibility domain.
+
+Request integers are ``StrictInt``: only JSON integers, never ``true``, ``"4"`` or ``4.0``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from app.eligibility.service import MAX_BATCH
 
 
 class AccessCodeBatchCreate(BaseModel):
-    count: int = Field(ge=1, le=MAX_BATCH)
+    count: StrictInt = Field(ge=1, le=MAX_BATCH)
 
 
 class AccessCodeBatchRead(BaseModel):

@@ -1,18 +1,21 @@
-"""Proposal shapes for the JSON API (non-table models)."""
+"""Proposal shapes for the JSON API (non-table models).
+
+Request integers are ``StrictInt``: only JSON integers, never ``true``, ``"4"`` or ``4.0``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 
 class ProposalCreate(BaseModel):
-    district_id: int
+    district_id: StrictInt
     title: str = Field(max_length=200)
     description: str = Field(max_length=5000)
-    estimated_cost_minor: int = Field(ge=0, le=10**15, description="In minor units (cents)")
+    estimated_cost_minor: StrictInt = Field(ge=0, le=10**15, description="In minor units (cents)")
 
 
 class ProposalUpdate(ProposalCreate):
@@ -21,7 +24,7 @@ class ProposalUpdate(ProposalCreate):
 
 class ProposalReview(BaseModel):
     decision: Literal["accept", "reject"]
-    final_cost_minor: int | None = Field(default=None, ge=0, le=10**15)
+    final_cost_minor: StrictInt | None = Field(default=None, ge=0, le=10**15)
     reason: str = Field(default="", max_length=2000)
 
 

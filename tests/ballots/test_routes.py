@@ -202,3 +202,19 @@ def test_api_open_and_cast(client: Any, db_session: Session) -> None:
     malformed = client.post("/api/ballots", json={"code": codes[1], "projects": "x"})
     assert malformed.status_code == 422
     assert ballots(db_session) == 1
+
+
+def test_api_ballot_project_ids_must_be_json_integers(client: Any, db_session: Session) -> None:
+    """``true``, ``"4"`` and ``4.0`` are not project ids: refused before the code is used."""
+    ids, codes = setup_voting(db_session)
+    for bad in (True, False, str(ids[1]), float(ids[1]), f"{ids[1]}.0"):
+        response = client.post("/api/ballots", json={"code": codes[0], "projects": [bad]})
+        assert response.status_code == 422, (bad, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["type"] == "/problems/validation", (bad, problem)
+        assert problem["errors"][0]["field"] == "body.projects.0"
+    assert ballots(db_session) == 0
+    cast = client.post("/api/ballots", json={"code": codes[0], "projects": [ids[1]]})
+    assert cast.status_code == 201, cast.text
+    assert cast.json()["total_cost_minor"] == 40_000_00

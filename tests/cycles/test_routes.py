@@ -221,3 +221,130 @@ def test_api_cycles(client, login_as, db_session) -> None:  # type: ignore[no-un
     assert client.get(f"/api/cycles/{created['id']}").json()["title"] == "Renamed"
     assert client.get("/api/cycles/999999").status_code == 404
     assert client.get("/api/cycles/abc").status_code == 422
+
+
+def _validation_problem(response, field: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "/problems/validation", problem
+    assert [e["field"] for e in problem["errors"]] == [field], problem
+
+
+NOT_JSON_INTEGERS = (True, False, "7", 7.0, "7.0", None)
+
+
+def test_api_money_and_rule_limits_must_be_json_integers(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    login_as("organizer")
+    cycle = make_cycle(db_session, phase=Phase.draft)
+    district = districts_of(db_session, cycle)[0]
+    budget = district.budget_minor
+    n_districts = len(districts_of(db_session, cycle))
+    url = f"/api/cycles/{cycle.id}"
+    new_cycle = {"title": "Strict", "currency": "EUR", "districts": [{"name": "A"}]}
+    for bad in NOT_JSON_INTEGERS:
+        new_cycle["districts"][0]["budget_minor"] = bad
+        _validation_problem(
+            client.post("/api/cycles", json=new_cycle), "body.districts.0.budget_minor"
+        )
+        body = {"name": "West", "budget_minor": bad}
+        _validation_problem(client.post(f"{url}/districts", json=body), "body.budget_minor")
+        _validation_problem(
+            client.put(f"{url}/districts/{district.id}", json=body), "body.budget_minor"
+        )
+        _validation_problem(
+            client.put(f"{url}/rules", json={"min_choices": bad}), "body.min_choices"
+        )
+        if bad is not None:  # null: no maximum
+            _validation_problem(
+                client.put(f"{url}/rules", json={"max_choices": bad}), "body.max_choices"
+            )
+    db_session.refresh(district)
+    db_session.refresh(cycle)
+    assert (district.name, district.budget_minor) != ("West", budget)
+    assert (cycle.min_choices, cycle.max_choices) == (0, None)
+    assert len(districts_of(db_session, cycle)) == n_districts
+    # Plain integers are still what the API takes.
+    response = client.put(
+        f"{url}/districts/{district.id}", json={"name": "West", "budget_minor": 7}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["budget_minor"] == 7
+    response = client.put(f"{url}/rules", json={"min_choices": 1, "max_choices": 2})
+    assert response.status_code == 200, response.text
+    assert (response.json()["min_choices"], response.json()["max_choices"]) == (1, 2)
+    response = client.post(f"{url}/districts", json={"name": "East", "budget_minor": 0})
+    assert response.status_code == 201, response.text
+
+
+def _plan(response) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    return {p["phase"]: p["planned_start"] for p in response.json()["phase_plan"]}
+
+
+def test_api_patch_changes_only_what_is_sent(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    login_as("organizer")
+    body = {
+        "title": "Partial",
+        "description": "Keep me.",
+        "currency": "EUR",
+        "districts": [{"name": "East", "budget_minor": 1000}],
+        "planned_starts": {"intake": "2031-01-01", "review": "2031-02-01", "voting": "2031-03-01"},
+    }
+    created = client.post("/api/cycles", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/api/cycles/{created.json()['id']}"
+    plan = _plan(created)
+    assert plan["review"] == "2031-02-01"
+
+    response = client.patch(url, json={"title": "Only the title"})
+    assert response.status_code == 200, response.text
+    assert response.json()["title"] == "Only the title"
+    assert response.json()["description"] == "Keep me."
+    assert _plan(response) == plan
+
+    response = client.patch(url, json={"description": "New words."})
+    assert response.status_code == 200, response.text
+    assert (response.json()["title"], response.json()["description"]) == (
+        "Only the title",
+        "New words.",
+    )
+    assert _plan(response) == plan
+
+    response = client.patch(url, json={"planned_starts": {"voting": "2031-04-01"}})
+    assert response.status_code == 200, response.text
+    assert _plan(response) == {**plan, "voting": "2031-04-01"}
+    assert response.json()["description"] == "New words."
+
+    response = client.patch(url, json={"planned_starts": {"review": None}})
+    assert response.status_code == 200, response.text
+    assert _plan(response) == {**plan, "voting": "2031-04-01", "review": None}
+
+    # The merged plan must still go forward; a refusal changes nothing.
+    response = client.patch(url, json={"title": "Late", "planned_starts": {"voting": "2030-12-01"}})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "plan"
+    response = client.patch(url, json={"planned_starts": {"party": "2031-05-01"}})
+    assert response.status_code == 422
+    assert "Unknown phase" in response.json()["detail"]
+    # A title or description may be left out, not sent as null; an empty title is refused.
+    for field in ("title", "description"):
+        response = client.patch(url, json={field: None})
+        assert response.status_code == 422, response.text
+        assert response.json()["type"] == "/problems/validation"
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+    response = client.patch(url, json={"title": "  "})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "title"
+    response = client.patch(url, json={"title": "x" * 201})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.title"
+    # null for the whole plan: unchanged, as before.
+    response = client.patch(url, json={"planned_starts": None})
+    assert response.status_code == 200, response.text
+    shown = client.get(url).json()
+    assert (shown["title"], shown["description"]) == ("Only the title", "New words.")
+    assert {p["phase"]: p["planned_start"] for p in shown["phase_plan"]} == {
+        **plan,
+        "voting": "2031-04-01",
+        "review": None,
+    }

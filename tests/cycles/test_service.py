@@ -223,3 +223,33 @@ def test_database_freezes_rules_and_budgets_once_voting_opened(db_session) -> No
         text("UPDATE cycle SET phase = 'tallying' WHERE id = :id"), {"id": voting.id}
     )
     assert district.budget_minor > 0
+
+
+def test_update_cycle_changes_only_what_is_given(db_session) -> None:  # type: ignore[no-untyped-def]
+    plan = {"intake": date(2030, 1, 1), "review": date(2030, 2, 1), "voting": date(2030, 3, 1)}
+    cycle = create(db_session, planned_starts=plan)
+
+    def planned() -> dict[str, date | None]:
+        rows = service.phase_plan(db_session, cycle.id)
+        return {p.phase: p.planned_start for p in rows if p.planned_start}
+
+    service.update_cycle(db_session, cycle=cycle, title="Renamed")
+    assert (cycle.title, cycle.description) == ("Renamed", "Spend it well.")
+    assert planned() == plan
+    service.update_cycle(db_session, cycle=cycle, planned_starts={"review": None})
+    assert planned() == {"intake": date(2030, 1, 1), "voting": date(2030, 3, 1)}
+    service.update_cycle(db_session, cycle=cycle, planned_starts={"results": date(2030, 6, 1)})
+    assert planned() == {
+        "intake": date(2030, 1, 1),
+        "voting": date(2030, 3, 1),
+        "results": date(2030, 6, 1),
+    }
+    # The merged plan is checked: a date before an earlier phase's kept date is refused.
+    with pytest.raises(DomainError, match="forward"):
+        service.update_cycle(db_session, cycle=cycle, planned_starts={"tallying": date(2029, 1, 1)})
+    with pytest.raises(DomainError, match="Unknown phase"):
+        service.update_cycle(db_session, cycle=cycle, planned_starts={"party": date(2030, 1, 1)})
+    with pytest.raises(DomainError, match="title"):
+        service.update_cycle(db_session, cycle=cycle, title=" ")
+    service.update_cycle(db_session, cycle=cycle, description="")
+    assert (cycle.title, cycle.description) == ("Renamed", "")

@@ -211,3 +211,39 @@ def test_api_proposals(client, login_as, db_session) -> None:  # type: ignore[no
     assert response.status_code == 422
     assert "next phase" in response.json()["detail"]
     assert resident.id is not None
+
+
+def test_api_ids_and_money_must_be_json_integers(client, login_as, db_session) -> None:  # type: ignore[no-untyped-def]
+    """A district id or an amount sent as ``true``, ``"7"`` or ``7.0`` is refused (422)."""
+    login_as("resident")
+    cycle = make_cycle(db_session, phase=Phase.intake)
+    north = districts_of(db_session, cycle)[0]
+    body = {"district_id": north.id, "title": "Strict", "description": "Typed amounts only."}
+    url = f"/api/cycles/{cycle.id}/proposals"
+    for field, bad in (
+        ("district_id", True),
+        ("district_id", str(north.id)),
+        ("district_id", float(north.id or 0)),
+        ("estimated_cost_minor", True),
+        ("estimated_cost_minor", "1234"),
+        ("estimated_cost_minor", 1234.0),
+    ):
+        sent = {"estimated_cost_minor": 1234, **body, field: bad}
+        response = client.post(url, json=sent)
+        assert response.status_code == 422, (field, bad, response.text)
+        assert response.json()["type"] == "/problems/validation"
+        assert response.json()["errors"][0]["field"] == f"body.{field}"
+    assert db_session.exec(select(Proposal).where(Proposal.cycle_id == cycle.id)).all() == []
+    response = client.post(url, json={**body, "estimated_cost_minor": 1234})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    login_as("organizer")
+    assert client.post(f"/api/cycles/{cycle.id}/phase", json={"phase": "review"}).status_code == 200
+    review = f"/api/proposals/{created['id']}/review"
+    for bad in (True, "2000", 2000.0):
+        response = client.post(review, json={"decision": "accept", "final_cost_minor": bad})
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["errors"][0]["field"] == "body.final_cost_minor"
+    response = client.post(review, json={"decision": "accept", "final_cost_minor": 2000})
+    assert response.status_code == 200, response.text
+    assert response.json()["final_cost_minor"] == 2000
