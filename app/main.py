@@ -90,11 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _domain_routers("router"):
         app.include_router(router)
     install_error_handlers(app)
-    # The last added runs first: HEAD as GET, security headers, size limit, CSRF cookie,
-    # locale.
-    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
+    # The last added runs first: HEAD as GET, security headers, locale (so that a refusal
+    # of the size limit is in the request's language), size limit, CSRF cookie.
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     app.add_middleware(HeadAsGetMiddleware)
     return app

@@ -28,12 +28,12 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.http import allowed_methods
-from app.core.i18n import _
+from app.core.i18n import HTML_LANG, _
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -577,11 +577,15 @@ class BodySizeLimitMiddleware:
         path = scope.get("path", "")
         if path.startswith("/api/"):
             response: Response = problem(413, "Request too large", _("The request is too large."))
-        else:
-            response = Response(
-                "<!doctype html><title>413</title><p>" + _("The request is too large.") + "</p>",
+        else:  # (before the app: a plain page in the request's language, with a way back)
+            lang = HTML_LANG.get(scope.get("state", {}).get("locale", ""), "en")
+            title, message = _("Request too large"), _("The request is too large.")
+            response = HTMLResponse(
+                f'<!doctype html><html lang="{lang}"><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>{title} · Plaza</title><main><h1>{title}</h1><p>{message}</p>"
+                f'<p><a href="/">{_("Back to the start page")}</a></p></main></html>',
                 status_code=413,
-                media_type="text/html",
             )
         await response(scope, receive, send)
 

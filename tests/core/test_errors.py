@@ -122,3 +122,26 @@ def test_head_is_answered_wherever_get_is(client) -> None:  # type: ignore[no-un
     assert refused.headers["allow"] == "GET, HEAD, POST"
     refused = client.head("/logout")  # (a path only posted to)
     assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+
+
+def test_a_body_refused_before_the_app_gets_a_page_in_the_readers_language(  # type: ignore[no-untyped-def]
+    client, settings
+) -> None:
+    """A body declared too large is refused before the app runs: still a page with its
+    language (WCAG 3.1.1), a heading and a way back, in the language the browser asks for."""
+    big = b"x" * (settings.max_body_bytes + 1)
+    for language, lang, words in (("en", "en", "too large"), ("zh-CN", "zh-Hans", "请求")):
+        response = client.post(
+            "/signup",
+            content=big,
+            csrf=False,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "accept-language": language,
+            },
+        )
+        assert response.status_code == 413
+        page = BeautifulSoup(response.text, "html.parser")
+        assert page.find("html")["lang"] == lang
+        assert words in page.find("h1").get_text() + page.find("main").get_text()
+        assert page.find("main").find("a")["href"] == "/"
