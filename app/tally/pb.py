@@ -40,6 +40,9 @@ from app.tally.model import (
 )
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+#: the most digits a number may have: Python's default limit on converting text to an int
+#: (``sys.get_int_max_str_digits``), fixed here so a file reads alike whatever the setting
+MAX_DIGITS = 4300
 _SECTIONS = ("meta", "projects", "votes")
 RECENT = 4096  # votes the reader remembers by their text
 _INT_META = ("min_length", "max_length")
@@ -58,7 +61,16 @@ def parse_number(text: str, *, line: int = 0, what: str = "number", name: str = 
     text = text.strip()
     if not _NUMBER.fullmatch(text):
         raise PbFormatError(line, f"{what} is not a decimal number: {text!r}", name=name)
-    return Fraction(text)
+    if len(text) > MAX_DIGITS:
+        digits = len(text) - ("." in text) - (text[0] in "+-")
+        if digits > MAX_DIGITS:
+            raise PbFormatError(
+                line, f"{what} has too many digits ({digits}; at most {MAX_DIGITS})", name=name
+            )
+    try:
+        return Fraction(text)
+    except ValueError:  # (an interpreter whose int limit is set below MAX_DIGITS)
+        raise PbFormatError(line, f"{what} has too many digits", name=name) from None
 
 
 @dataclass

@@ -366,3 +366,49 @@ def test_a_ballot_whose_points_do_not_match_its_projects_is_refused() -> None:
     election = Election(Fraction(10), projects, BallotRules("cumulative"), bad)
     with pytest.raises(TallyError, match="not as many points as projects"):
         tally(election, "greedy")
+
+
+def _both_readers(tmp_path: Path, text: str) -> list[tuple[int, str] | None]:
+    """What ``parse_pb`` and ``read_election`` make of ``text``: ``None`` if they read it,
+    else the line and reason each refuses it with."""
+    path = tmp_path / "both.pb"
+    path.write_bytes(text.encode())
+    outcomes: list[tuple[int, str] | None] = []
+    for read in (lambda: parse_pb(text, name="both.pb").election(), lambda: read_election(path)):
+        try:
+            read()
+            outcomes.append(None)
+        except PbFormatError as exc:
+            outcomes.append((exc.line, exc.reason))
+    return outcomes
+
+
+MANY = "9" * 4301
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "what"),
+    [
+        ("budget;100.5", f"budget;{MANY}", 3, "META budget"),
+        ("budget;100.5", f"budget;0.{MANY[1:]}", 3, "META budget"),  # (4,300 places)
+        ("p1;50;", f"p1;+{MANY};", 7, "cost of project 'p1'"),
+        ("v1;p1,p2;2,1", f"v1;p1,p2;2,{MANY}", 11, "points of voter 'v1'"),
+    ],
+)
+def test_a_number_with_too_many_digits_is_refused_with_its_line(
+    tmp_path: Path, old: str, new: str, line: int, what: str
+) -> None:
+    """Past Python's 4,300-digit limit on reading an int, ``Fraction(text)`` raised a bare
+    ValueError (``plaza tally`` stopped with a traceback): both readers refuse the number
+    on its line instead."""
+    reason = f"{what} has too many digits (4301; at most 4300)"
+    assert _both_readers(tmp_path, GOOD.replace(old, new)) == [(line, reason)] * 2
+
+
+def test_a_number_of_4300_digits_is_read(tmp_path: Path) -> None:
+    for budget in ("9" * 4300, "1." + "5" * 4299, "-." + "5" * 4300):
+        text = GOOD.replace("budget;100.5", f"budget;{budget}")
+        expected = None if budget[0] != "-" else (3, "budget is negative")
+        assert _both_readers(tmp_path, text) == [expected] * 2
+        if expected is None:
+            assert parse_pb(text).election().budget == Fraction(budget)
