@@ -584,18 +584,24 @@ def read_election(path: str | PathLike[str]) -> tuple[Election, dict[str, str]]:
 
 
 def write_pb(pb: PbFile) -> str:
-    """The ``.pb`` text of ``pb`` (LF line ends, minimal CSV quoting); reads back identically."""
+    """The ``.pb`` text of ``pb`` (LF line ends, minimal CSV quoting); reads back identically.
+
+    A section's required columns are written even when it has no rows (``project_id;cost``,
+    ``voter_id;vote``, and ``points`` for a cumulative or scoring file), the others as its
+    rows have them."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", quotechar='"', lineterminator="\n")
     writer.writerow(["META"])
     writer.writerow(["key", "value"])
     for key, value in pb.meta.items():
         writer.writerow([key, value])
-    for title, table, first in (
-        ("PROJECTS", pb.projects, "project_id"),
-        ("VOTES", pb.votes, "voter_id"),
+    points = pb.meta.get("vote_type", "").strip().lower() in POINTS_KINDS
+    for title, table, required in (
+        ("PROJECTS", pb.projects, ["project_id", "cost"]),
+        ("VOTES", pb.votes, ["voter_id", "vote"] + (["points"] if points else [])),
     ):
-        columns = [first]
+        first = required[0]
+        columns = list(required)
         for row in table.values():
             for column in row:
                 if column not in columns:

@@ -412,3 +412,32 @@ def test_a_number_of_4300_digits_is_read(tmp_path: Path) -> None:
         assert _both_readers(tmp_path, text) == [expected] * 2
         if expected is None:
             assert parse_pb(text).election().budget == Fraction(budget)
+
+
+@pytest.mark.parametrize(
+    ("text", "projects_header", "votes_header"),
+    [
+        (GOOD.replace("v1;p1,p2;2,1\n", ""), "project_id;cost;name", "voter_id;vote;points"),
+        (
+            GOOD.replace("v1;p1,p2;2,1\n", "").replace("cumulative", "approval"),
+            "project_id;cost;name",
+            "voter_id;vote",
+        ),
+        (
+            "META\nkey;value\nbudget;10\nvote_type;scoring\nPROJECTS\nproject_id;cost;name\n"
+            "VOTES\nvoter_id;vote;points;age\n",
+            "project_id;cost",
+            "voter_id;vote;points",
+        ),
+    ],
+)
+def test_sections_without_rows_are_written_with_their_required_columns(
+    text: str, projects_header: str, votes_header: str
+) -> None:
+    """A section with no rows was written with its id column alone (``VOTES\\nvoter_id``),
+    which the reader refuses, and a cumulative or scoring file lost its points column."""
+    pb = parse_pb(text)
+    written = write_pb(pb)
+    assert f"\nPROJECTS\n{projects_header}\n" in written
+    assert written.endswith(f"\nVOTES\n{votes_header}\n")
+    assert parse_pb(written) == pb
