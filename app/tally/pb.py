@@ -489,9 +489,12 @@ def _parse(
                 meta_lines[key] = line
                 continue
             if len(row) != len(header):
-                raise builder.fail(
-                    line, f"{section.upper()} row has {len(row)} fields, header has {len(header)}"
-                )
+                if len(row) > len(header):  # (pabutools cannot read it: refused)
+                    raise builder.fail(
+                        line,
+                        f"{section.upper()} row has {len(row)} fields, header has {len(header)}",
+                    )
+                row += [""] * (len(header) - len(row))  # (missing trailing fields are empty)
             if section == "projects":
                 fields = dict(zip(header, (c.strip() for c in row), strict=True))
                 pid = fields["project_id"]

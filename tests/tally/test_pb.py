@@ -103,7 +103,7 @@ def test_small_cumulative_file() -> None:
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p9;2,1"), 11, "unknown project 'p9'"),
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p2;2"), 11, "2 projects but 1 points"),
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p1;2,1"), 11, "lists project 'p1' twice"),
-        (GOOD.replace("p2;60;x", "p2;60"), 8, "row has 2 fields, header has 3"),
+        (GOOD.replace("p2;60;x", "p2;60;x;y"), 8, "row has 4 fields, header has 3"),
         (GOOD.replace("p2;60;x", "p1;60;x"), 8, "duplicate project_id 'p1'"),
         (GOOD.replace("budget;100.5", "budget;lots"), 3, "META budget is not a decimal number"),
         (GOOD.replace("vote_type;cumulative", "vote_type;borda"), 4, "unknown vote_type"),
@@ -441,3 +441,49 @@ def test_sections_without_rows_are_written_with_their_required_columns(
     assert f"\nPROJECTS\n{projects_header}\n" in written
     assert written.endswith(f"\nVOTES\n{votes_header}\n")
     assert parse_pb(written) == pb
+
+
+SHORT = (
+    "META\nkey;value\nbudget;100\nvote_type;approval\nPROJECTS\nproject_id;cost;name;category\n"
+    "1;50;Park\n2;60;Road;transport\nVOTES\nvoter_id;vote;age;sex\n1;1,2;30;M\n2;1\n3\n"
+)
+
+
+def test_missing_trailing_fields_are_empty(tmp_path: Path) -> None:
+    """A row with fewer fields than its header (pabutools and pabulib-checker read it; the
+    checker fills the missing fields with ""): its missing trailing fields are empty, and
+    a voter row with no vote field is an empty ballot, as ``3;`` is."""
+    pb = parse_pb(SHORT)
+    assert pb.projects["1"] == {"project_id": "1", "cost": "50", "name": "Park", "category": ""}
+    assert pb.votes["2"] == {"voter_id": "2", "vote": "1", "age": "", "sex": ""}
+    assert pb.votes["3"] == {"voter_id": "3", "vote": "", "age": "", "sex": ""}
+    assert [b.projects for b in pb.election().ballots] == [("1", "2"), ("1",), ()]
+    assert _both_readers(tmp_path, SHORT) == [None, None]
+    assert read_election(tmp_path / "both.pb")[0] == pb.election()
+    assert parse_pb(write_pb(pb)) == pb
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "reason"),
+    [
+        ("1;50;Park", "1", 7, "project '1' has no cost"),
+        ("1;50;Park", ";50", 7, "empty project_id"),
+        ("voter_id;vote;age;sex\n1;1,2;30;M", "vote;voter_id;age;sex\n1,2", 11, "empty voter_id"),
+        ("1;1,2;30;M", ";1", 11, "empty voter_id"),
+        ("1;1,2;30;M", "1;1,2;30;M;x", 11, "VOTES row has 5 fields, header has 4"),
+    ],
+)
+def test_a_short_row_missing_a_required_field_is_refused_for_it(
+    tmp_path: Path, old: str, new: str, line: int, reason: str
+) -> None:
+    assert _both_readers(tmp_path, SHORT.replace(old, new)) == [(line, reason)] * 2
+
+
+def test_a_points_file_row_missing_its_points_is_refused_unless_its_vote_is_empty(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.replace("v1;p1,p2;2,1\n", "v1;p1,p2;2,1\nv2;\nv3\nv4;p1\n")
+    assert _both_readers(tmp_path, text) == [(14, "voter 'v4': 1 projects but 0 points")] * 2
+    text = text.replace("v4;p1\n", "")
+    assert _both_readers(tmp_path, text) == [None, None]
+    assert [b.points for b in parse_pb(text).election().ballots] == [(2, 1), (), ()]
