@@ -228,7 +228,12 @@ class _Builder:
     def _parse_vote(
         self, vote: str, points: str | None, line: int, voter_id: str
     ) -> tuple[list[int], list[Fraction] | None]:
-        """The vote's projects (indices in the file's order) and points, checked."""
+        """The vote's projects (indices in the file's order) and points, checked.
+
+        An empty item (``1,2,``, ``1,,2``) is dropped, as pabutools and pabulib-checker drop
+        it, except in a cumulative or scoring vote, whose points go with its projects in
+        order (pabutools fails on it there): refused. An ordinal vote's points column drops
+        its empty items too (pabulib-checker does; pabutools ignores that column)."""
         vote = vote.strip()
         items: list[int] = []
         if vote:
@@ -238,9 +243,13 @@ class _Builder:
                 k = index.get(pid)
                 if k is None:
                     if not pid:
-                        raise self.fail(
-                            line, f"voter {voter_id!r}: empty project id in vote {vote!r}"
-                        )
+                        if self.kind in POINTS_KINDS:
+                            raise self.fail(
+                                line,
+                                f"voter {voter_id!r}: empty project id in vote {vote!r} (in a "
+                                f"{self.kind} vote, whose points go with its projects in order)",
+                            )
+                        continue
                     raise self.fail(line, f"voter {voter_id!r} votes for unknown project {pid!r}")
                 items.append(k)
             if len(set(items)) != len(items):
@@ -254,6 +263,8 @@ class _Builder:
         if not text and not items:
             return items, []
         parts = text.split(",") if text else []
+        if self.kind == "ordinal" and "," in text:
+            parts = [part for part in parts if part.strip()]
         if len(parts) != len(items):
             raise self.fail(
                 line, f"voter {voter_id!r}: {len(items)} projects but {len(parts)} points"

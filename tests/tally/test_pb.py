@@ -487,3 +487,43 @@ def test_a_points_file_row_missing_its_points_is_refused_unless_its_vote_is_empt
     text = text.replace("v4;p1\n", "")
     assert _both_readers(tmp_path, text) == [None, None]
     assert [b.points for b in parse_pb(text).election().ballots] == [(2, 1), (), ()]
+
+
+@pytest.mark.parametrize("kind", ["approval", "choose-1", "ordinal"])
+def test_empty_items_in_a_vote_are_dropped(tmp_path: Path, kind: str) -> None:
+    """``1,2,`` or ``1,,2`` (pabutools and pabulib-checker drop the empty item): read as
+    ``1,2``, in both readers; ``,`` alone is an empty ballot."""
+    votes = "v1;p1,p2,\nv2;p1,,p2\nv3;,p1, ,p2\nv4;p1,p2\nv5;,\nv6;p2,\n"
+    text = GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", kind)
+    text = text.replace("voter_id;vote;points", "voter_id;vote")
+    assert _both_readers(tmp_path, text) == [None, None]
+    election = parse_pb(text).election()
+    assert [b.projects for b in election.ballots] == [("p1", "p2")] * 4 + [(), ("p2",)]
+    assert read_election(tmp_path / "both.pb")[0] == election
+
+
+def test_an_ordinal_points_column_drops_its_empty_items_too(tmp_path: Path) -> None:
+    votes = "v1;p1,p2,;2,1,\nv2;p2,,p1;2,,1\nv3;,;,\n"
+    text = GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", "ordinal")
+    assert _both_readers(tmp_path, text) == [None, None]
+    ballots = parse_pb(text).election().ballots
+    assert [(b.projects, b.points) for b in ballots] == [
+        (("p1", "p2"), (2, 1)),
+        (("p2", "p1"), (2, 1)),
+        ((), ()),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["cumulative", "scoring"])
+@pytest.mark.parametrize("vote", ["p1,p2,;2,1,", "p1,,p2;2,,1", "p1,p2,;2,1"])
+def test_an_empty_item_in_a_points_vote_is_refused(tmp_path: Path, kind: str, vote: str) -> None:
+    """Where points go with the projects in order, pabulib-checker drops empty items from
+    each list apart but pabutools fails (``invalid digits``, ``IndexError``): the two
+    differ, so the vote is refused, saying why."""
+    text = GOOD.replace("v1;p1,p2;2,1", f"v1;{vote}").replace("cumulative", kind)
+    ids = vote.split(";")[0]
+    reason = (
+        f"voter 'v1': empty project id in vote {ids!r} "
+        f"(in a {kind} vote, whose points go with its projects in order)"
+    )
+    assert _both_readers(tmp_path, text) == [(11, reason)] * 2
