@@ -491,12 +491,18 @@ def _parse(
                         raise builder.fail(line, f"a {builder.kind} file needs a points column")
                 continue
             if section == "meta":
-                if len(row) < 2 or any(c.strip() for c in row[2:]):
+                if len(row) < 2:
                     raise builder.fail(line, "a META row must be 'key;value'")
                 key = row[0].strip()
                 if key in pb.meta:
                     raise builder.fail(line, f"duplicate META key {key!r}")
-                pb.meta[key] = row[1].strip()
+                # An unquoted ';' in the value ('comment;#1: first round; paper ballots'):
+                # the value is the rest of the row (pabulib-checker warns and keeps the first
+                # part, pabutools keeps it), trailing empty fields aside.
+                end = len(row)
+                while end > 2 and not row[end - 1].strip():
+                    end -= 1
+                pb.meta[key] = (row[1] if end == 2 else ";".join(row[1:end])).strip()
                 meta_lines[key] = line
                 continue
             if len(row) != len(header):

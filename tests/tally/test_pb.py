@@ -527,3 +527,19 @@ def test_an_empty_item_in_a_points_vote_is_refused(tmp_path: Path, kind: str, vo
         f"(in a {kind} vote, whose points go with its projects in order)"
     )
     assert _both_readers(tmp_path, text) == [(11, reason)] * 2
+
+
+def test_a_meta_value_with_an_unquoted_semicolon_is_kept_whole(tmp_path: Path) -> None:
+    """``comment;#1: first round; paper ballots`` was refused (pabutools keeps the first
+    part, pabulib-checker warns): the value is the rest of the row, so nothing is lost;
+    trailing empty fields are not part of it, as before."""
+    text = GOOD.replace(
+        "vote_type;cumulative\n",
+        "vote_type;cumulative\ncomment;#1: first round; paper ballots;;\nnote;a;;b\nbudget_2;7;\n",
+    )
+    assert _both_readers(tmp_path, text) == [None, None]
+    pb = parse_pb(text)
+    assert pb.meta["comment"] == "#1: first round; paper ballots"
+    assert pb.meta["note"] == "a;;b" and pb.meta["budget_2"] == "7"
+    assert read_election(tmp_path / "both.pb")[0].meta == pb.meta
+    assert parse_pb(write_pb(pb)) == pb
