@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import stat
@@ -45,6 +46,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 MAX_DIGITS = 4300
 _SECTIONS = ("meta", "projects", "votes")
 RECENT = 4096  # votes the reader remembers by their text
+_END = "\uffff"  # a line the CSV reader is given after the file's last (``_rows``)
 _INT_META = ("min_length", "max_length")
 _NUM_META = (
     "min_sum_cost",
@@ -412,16 +414,33 @@ class _SeenVoters:
 
 
 def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """Rows with the line number where each row starts (a quoted field may span lines)."""
-    reader = csv.reader(lines, delimiter=";", quotechar='"', strict=True)
+    """Rows with the line number where each row starts (a quoted field may span lines).
+
+    CSV is read as pabutools and pabulib-checker read it (``csv`` not strict): a stray
+    quote is text, and a quote that closes a field early is dropped (``"Konikowo" - plac``
+    is ``Konikowo - plac``). Only a quoted field never closed is refused, on its row's
+    line: a line fed after the file's last (``_END``) ends up inside that field (where the
+    strict reader said "unexpected end of data"), and is the last row otherwise."""
+    ended = False
+
+    def end() -> Iterator[str]:
+        nonlocal ended
+        ended = True
+        yield _END
+
+    reader = csv.reader(itertools.chain(lines, end()), delimiter=";", quotechar='"')
     while True:
         start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
+        except csv.Error as exc:  # (a field past csv's size limit)
             raise PbFormatError(start, f"bad CSV quoting: {exc}") from None
+        if ended:  # (the row that took the line after the file)
+            if reader.line_num == start and row == [_END]:
+                return
+            raise PbFormatError(start, "bad CSV quoting: a quoted field is never closed")
         yield start, row
 
 

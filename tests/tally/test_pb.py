@@ -543,3 +543,39 @@ def test_a_meta_value_with_an_unquoted_semicolon_is_kept_whole(tmp_path: Path) -
     assert pb.meta["note"] == "a;;b" and pb.meta["budget_2"] == "7"
     assert read_election(tmp_path / "both.pb")[0].meta == pb.meta
     assert parse_pb(write_pb(pb)) == pb
+
+
+def test_a_stray_quote_is_read_as_pabutools_and_the_checker_read_it(tmp_path: Path) -> None:
+    """``1;50;"Konikowo" - plac zabaw`` was refused (``bad CSV quoting``: the reader was
+    strict); pabutools and pabulib-checker read CSV leniently: the quotes that close a field
+    early are dropped, a quote inside an unquoted field is text."""
+    text = GOOD.replace('p1;50;"a; b"', 'p1;50;"Konikowo" - plac zabaw').replace(
+        "p2;60;x", 'p2;60;bi"ke ""path"'
+    )
+    assert _both_readers(tmp_path, text) == [None, None]
+    pb = parse_pb(text)
+    assert pb.projects["p1"]["name"] == "Konikowo - plac zabaw"
+    assert pb.projects["p2"]["name"] == 'bi"ke ""path"'
+    assert parse_pb(write_pb(pb)) == pb
+
+
+def test_line_numbers_after_quoted_fields_over_several_lines(tmp_path: Path) -> None:
+    """A quoted field may hold line ends (and be followed by stray text): later rows keep
+    their own line numbers, and a quoted field never closed is refused on its row's line."""
+    text = GOOD.replace('"a; b"', '"a;\nb\r\n" - c').replace("p2;60;x", "p2;6O;x")
+    assert (
+        _both_readers(tmp_path, text)
+        == [(10, "cost of project 'p2' is not a decimal number: '6O'")] * 2
+    )
+    assert parse_pb(text.replace("6O", "60")).projects["p1"]["name"] == "a;\nb\r\n - c"
+    never_closed = "bad CSV quoting: a quoted field is never closed"
+    for broken, line in [
+        (GOOD.replace('"a; b"', '"a; b'), 7),
+        (GOOD.replace("v1;p1,p2;2,1\n", 'v1;p1,p2;"2,1\n'), 11),
+        (GOOD.replace("v1;p1,p2;2,1\n", 'v1;p1,p2;2,1\n"'), 12),  # (no line end after it)
+        (GOOD + '"\n', 12),
+    ]:
+        assert _both_readers(tmp_path, broken) == [(line, never_closed)] * 2
+    for end in ("\uffff\n", "\uffff"):  # (the text of the line fed after the file's last)
+        assert _both_readers(tmp_path, GOOD + end) == [None, None]
+        assert parse_pb(GOOD + end).votes["\uffff"]["vote"] == ""
