@@ -56,6 +56,7 @@ _NUM_META = (
     "min_sum_points",
     "max_sum_points",
 )
+_NUMBERS = ("budget", *_INT_META, *_NUM_META, "min_project_score_threshold")  # (META numbers)
 
 
 def parse_number(text: str, *, line: int = 0, what: str = "number", name: str = "") -> Fraction:
@@ -116,6 +117,8 @@ class _Builder:
         self._slots: array[int] = array("I", bytes(4 * 1024))  # hash table: distinct + 1
         self._hashes: array[int] = array("q")  # per distinct ballot: its vote's hash
         self._numbers: dict[str, Fraction] = {}
+        self._meta_numbers: dict[str, Fraction | None] = {}  # (META's numbers, or None)
+        self._budget = Fraction(0)
         self._with_points: bool | None = None
         self._recent: dict[str | tuple[str, str], int] = {}  # vote -> distinct ballot
 
@@ -123,24 +126,34 @@ class _Builder:
         return PbFormatError(line, reason, name=self.name)
 
     def set_meta(self, meta: dict[str, str], lines: dict[str, int]) -> None:
+        """Checks the META rows, each in file order (so a bad budget on line 3 is reported
+        before a bad cost on line 7), then what META lacks."""
         self.meta = meta
         self.meta_lines = lines
         kind = meta.get("vote_type", "").strip().lower()
+        numbers: dict[str, Fraction | None] = dict.fromkeys(_NUMBERS)
+        for key, value in meta.items():
+            where = lines.get(key, 0)
+            if key == "vote_type" and kind not in BALLOT_KINDS and kind:
+                raise self.fail(
+                    where, f"unknown vote_type {kind!r} (expected one of {', '.join(BALLOT_KINDS)})"
+                )
+            if key not in numbers or (key != "budget" and not value.strip()):
+                continue
+            number = parse_number(value, line=where, what=f"META {key}", name=self.name)
+            if key == "budget" and number < 0:
+                raise self.fail(where, "budget is negative")
+            if key in _INT_META and (number.denominator != 1 or number < 0):
+                raise self.fail(where, f"META {key} is not a whole number")
+            numbers[key] = number
         if kind not in BALLOT_KINDS:
-            where = lines.get("vote_type", 0)
-            if not kind:
-                raise self.fail(where, "META has no vote_type")
-            raise self.fail(
-                where, f"unknown vote_type {kind!r} (expected one of {', '.join(BALLOT_KINDS)})"
-            )
+            raise self.fail(lines.get("vote_type", 0), "META has no vote_type")
         self.kind = kind
-        if "budget" not in meta:
+        budget = numbers["budget"]
+        if budget is None:
             raise self.fail(0, "META has no budget")
-
-    def _meta_number(self, key: str) -> Fraction:
-        return parse_number(
-            self.meta[key], line=self.meta_lines.get(key, 0), what=f"META {key}", name=self.name
-        )
+        self._budget = budget
+        self._meta_numbers = numbers
 
     def add_project(self, pid: str, row: dict[str, str], line: int) -> None:
         if not pid:
@@ -285,26 +298,11 @@ class _Builder:
         return items, pts
 
     def finish(self) -> Election:
-        budget = self._meta_number("budget")
-        if budget < 0:
-            raise self.fail(self.meta_lines.get("budget", 0), "budget is negative")
+        nums = self._meta_numbers  # (read and checked by set_meta)
         ints: dict[str, int | None] = {}
         for key in _INT_META:
-            value = self.meta.get(key, "").strip()
-            if not value:
-                ints[key] = None
-                continue
-            number = self._meta_number(key)
-            if number.denominator != 1 or number < 0:
-                raise self.fail(self.meta_lines.get(key, 0), f"META {key} is not a whole number")
-            ints[key] = int(number)
-        nums: dict[str, Fraction | None] = {}
-        for key in _NUM_META:
-            value = self.meta.get(key, "").strip()
-            nums[key] = self._meta_number(key) if value else None
-        threshold = None
-        if self.meta.get("min_project_score_threshold", "").strip():
-            threshold = self._meta_number("min_project_score_threshold")
+            number = nums[key]
+            ints[key] = None if number is None else int(number)
         rules = BallotRules(
             kind=self.kind,
             min_length=ints["min_length"],
@@ -317,11 +315,11 @@ class _Builder:
             max_sum_points=nums["max_sum_points"],
         )
         return Election(
-            budget=budget,
+            budget=self._budget,
             projects=self.projects,
             rules=rules,
             ballots=PackedBallots(self._packer.finish(), self.which),
-            score_threshold=threshold,
+            score_threshold=nums["min_project_score_threshold"],
             meta=self.meta,
         )
 
@@ -583,8 +581,7 @@ def parse_pb(text: str, *, name: str = "") -> PbFile:
     """Parse the text of a ``.pb`` file, keeping every raw field. One leading byte-order
     mark is the encoding's, as when a file is opened (``utf-8-sig``); a second is text."""
     text = text.removeprefix("\ufeff")
-    pb, builder = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
-    builder.finish()  # checks the META numbers now, with their line numbers
+    pb, _ = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
     return pb
 
 
@@ -597,10 +594,9 @@ def read_pb(path: str | PathLike[str]) -> PbFile:
     name = Path(path).name
     try:
         with _open(path) as handle:
-            pb, builder = _parse(handle, name, keep_votes=True)
+            pb, _ = _parse(handle, name, keep_votes=True)
     except UnicodeDecodeError as exc:
         raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
-    builder.finish()
     return pb
 
 

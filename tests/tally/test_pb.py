@@ -579,3 +579,28 @@ def test_line_numbers_after_quoted_fields_over_several_lines(tmp_path: Path) -> 
     for end in ("\uffff\n", "\uffff"):  # (the text of the line fed after the file's last)
         assert _both_readers(tmp_path, GOOD + end) == [None, None]
         assert parse_pb(GOOD + end).votes["\uffff"]["vote"] == ""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "reason"),
+    [
+        ("budget;100.5", "budget;lots", 3, "META budget is not a decimal number: 'lots'"),
+        ("budget;100.5", "budget;-1", 3, "budget is negative"),
+        ("budget;100.5\n", "budget;100.5\nmax_length;2.5\n", 4, "META max_length is not a whole"),
+        ("vote_type;cumulative\n", "vote_type;cumulative\nmin_points;x\n", 5, "META min_points"),
+    ],
+)
+def test_a_bad_meta_number_is_reported_before_a_later_error(
+    tmp_path: Path, old: str, new: str, line: int, reason: str
+) -> None:
+    """META's numbers were checked only once the whole file was read, so a bad cost on a
+    later line was reported first: now the first error in file order is."""
+    text = GOOD.replace(old, new).replace("p1;50;", "p1;5O;")  # (a bad cost on line 7 or 8)
+    first, second = _both_readers(tmp_path, text)
+    assert first == second and first is not None
+    assert first[0] == line and first[1].startswith(reason)
+    # and before an unknown vote_type on a later line, after one on an earlier line
+    borda = text.replace("vote_type;cumulative", "vote_type;borda")
+    vote_type_line = borda.splitlines().index("vote_type;borda") + 1
+    first, _ = _both_readers(tmp_path, borda)
+    assert first is not None and first[0] == min(line, vote_type_line)
