@@ -247,8 +247,10 @@ class _Builder:
 
         An empty item (``1,2,``, ``1,,2``) is dropped, as pabutools and pabulib-checker drop
         it, except in a cumulative or scoring vote, whose points go with its projects in
-        order (pabutools fails on it there): refused. An ordinal vote's points column drops
-        its empty items too (pabulib-checker does; pabutools ignores that column)."""
+        order (pabutools fails on it there): refused; but empty items at the end of its points
+        are dropped (``1,2;3,4,``: pabutools reads only as many points as projects, the
+        checker drops empty items). An ordinal vote's points column drops its empty items
+        too (pabulib-checker does; pabutools ignores that column)."""
         vote = vote.strip()
         items: list[int] = []
         if vote:
@@ -280,6 +282,9 @@ class _Builder:
         parts = text.split(",") if text else []
         if self.kind == "ordinal" and "," in text:
             parts = [part for part in parts if part.strip()]
+        elif text.endswith(","):  # ('3,4,': both tools read it; only at the end for pabutools)
+            while parts and not parts[-1].strip():
+                parts.pop()
         if len(parts) != len(items):
             raise self.fail(
                 line, f"voter {voter_id!r}: {len(items)} projects but {len(parts)} points"

@@ -604,3 +604,15 @@ def test_a_bad_meta_number_is_reported_before_a_later_error(
     vote_type_line = borda.splitlines().index("vote_type;borda") + 1
     first, _ = _both_readers(tmp_path, borda)
     assert first is not None and first[0] == min(line, vote_type_line)
+
+
+@pytest.mark.parametrize("kind", ["cumulative", "scoring"])
+def test_empty_items_at_the_end_of_points_are_dropped(tmp_path: Path, kind: str) -> None:
+    """``p1,p2;2,1,``: pabutools reads as many points as projects and pabulib-checker drops
+    empty items, so both read ``2,1``; an empty item before the last point is refused."""
+    text = GOOD.replace("v1;p1,p2;2,1", "v1;p1,p2;2,1, ,").replace("cumulative", kind)
+    assert _both_readers(tmp_path, text) == [None, None]
+    assert parse_pb(text).election().ballots[0].points == (2, 1)
+    text = text.replace("2,1, ,", "2,,1")
+    reason = "voter 'v1': 2 projects but 3 points"
+    assert _both_readers(tmp_path, text) == [(11, reason)] * 2
