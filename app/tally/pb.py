@@ -3,7 +3,9 @@
 A file has three sections, ``META``, ``PROJECTS`` and ``VOTES``, each a marker line, a header
 line, then ``;``-separated rows (CSV quoting: ``"a ""quoted"" name"``). Real files are messy:
 CRLF line ends, a UTF-8 byte-order mark, decimal budgets (``1874242.57``), empty ballots,
-string ids (``BO.OM.97/24``), redundant columns (an ordinal file's ``points``). The reader
+string ids (``BO.OM.97/24``), redundant columns (an ordinal file's ``points``), and what
+pabulib-checker lets through and pabutools reads (stray quotes, rows short of their header,
+empty items in a vote, a ``;`` in a META value: docs/tally.md, "``.pb`` files"). The reader
 accepts all of that and rejects a broken file with :class:`PbFormatError` (line number and
 reason).
 
@@ -519,8 +521,8 @@ def _parse(
                 if key in pb.meta:
                     raise builder.fail(line, f"duplicate META key {key!r}")
                 # An unquoted ';' in the value ('comment;#1: first round; paper ballots'):
-                # the value is the rest of the row (pabulib-checker warns and keeps the first
-                # part, pabutools keeps it), trailing empty fields aside.
+                # the value is the rest of the row, trailing empty fields aside (pabutools
+                # and pabulib-checker keep only its first part; the checker warns).
                 end = len(row)
                 while end > 2 and not row[end - 1].strip():
                     end -= 1
