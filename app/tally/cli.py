@@ -3,6 +3,8 @@
 For each file, one JSON object on its own line on standard output, or with ``--explain`` a
 readable table. A file that cannot be counted (broken, unknown or unsupported rule) gives
 ``{"file": ..., "error": ...}`` and the other files go on; the exit status is 1 if any failed.
+An unexpected exception (a bug) fails only its file too: ``"error": "internal error: ..."``
+on standard output and the traceback on standard error.
 A progress bar appears on standard error when a run takes over a second and standard error
 is a terminal.
 """
@@ -14,6 +16,7 @@ import json
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -78,9 +81,18 @@ def tally_files(
     try:
         for index, path in enumerate(paths):
             progress.update(index, path)
-            record = _one(path, rule, tie_break, seed)
+            trace = ""
+            try:
+                record = _one(path, rule, tie_break, seed)
+            except Exception as exc:  # a bug in Plaza: this file fails, the others go on
+                trace = traceback.format_exc()
+                record = {"file": path, "error": f"internal error: {type(exc).__name__}: {exc}"}
             failed |= "error" in record
             progress.clear()
+            if trace:
+                err.write(f"plaza tally: internal error on {path} (a bug; please report):\n")
+                err.write(trace)
+                err.flush()
             if explain:
                 out.write(_table(record))
             else:
@@ -111,6 +123,8 @@ def _one(path: str, rule: str | None, tie_break: str, seed: bytes) -> dict[str, 
         return {"file": path, "error": str(exc)}
     except OSError as exc:  # "cannot read: No such file or directory", not "[Errno 2] ..."
         return {"file": path, "error": f"cannot read: {exc.strerror or exc}"}
+    except MemoryError:
+        return {"file": path, "error": "not enough memory to read and count this file"}
     return {
         "file": path,
         "rule": outcome.rule,

@@ -3,7 +3,9 @@
 A file has three sections, ``META``, ``PROJECTS`` and ``VOTES``, each a marker line, a header
 line, then ``;``-separated rows (CSV quoting: ``"a ""quoted"" name"``). Real files are messy:
 CRLF line ends, a UTF-8 byte-order mark, decimal budgets (``1874242.57``), empty ballots,
-string ids (``BO.OM.97/24``), redundant columns (an ordinal file's ``points``). The reader
+string ids (``BO.OM.97/24``), redundant columns (an ordinal file's ``points``), and what
+pabulib-checker lets through and pabutools reads (stray quotes, rows short of their header,
+empty items in a vote, a ``;`` in a META value: docs/tally.md, "``.pb`` files"). The reader
 accepts all of that and rejects a broken file with :class:`PbFormatError` (line number and
 reason).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import stat
@@ -40,8 +43,12 @@ from app.tally.model import (
 )
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+#: the most digits a number may have: Python's default limit on converting text to an int
+#: (``sys.get_int_max_str_digits``), fixed here so a file reads alike whatever the setting
+MAX_DIGITS = 4300
 _SECTIONS = ("meta", "projects", "votes")
 RECENT = 4096  # votes the reader remembers by their text
+_END = "\uffff"  # a line the CSV reader is given after the file's last (``_rows``)
 _INT_META = ("min_length", "max_length")
 _NUM_META = (
     "min_sum_cost",
@@ -51,6 +58,7 @@ _NUM_META = (
     "min_sum_points",
     "max_sum_points",
 )
+_NUMBERS = ("budget", *_INT_META, *_NUM_META, "min_project_score_threshold")  # (META numbers)
 
 
 def parse_number(text: str, *, line: int = 0, what: str = "number", name: str = "") -> Fraction:
@@ -58,7 +66,16 @@ def parse_number(text: str, *, line: int = 0, what: str = "number", name: str = 
     text = text.strip()
     if not _NUMBER.fullmatch(text):
         raise PbFormatError(line, f"{what} is not a decimal number: {text!r}", name=name)
-    return Fraction(text)
+    if len(text) > MAX_DIGITS:
+        digits = len(text) - ("." in text) - (text[0] in "+-")
+        if digits > MAX_DIGITS:
+            raise PbFormatError(
+                line, f"{what} has too many digits ({digits}; at most {MAX_DIGITS})", name=name
+            )
+    try:
+        return Fraction(text)
+    except ValueError:  # (an interpreter whose int limit is set below MAX_DIGITS)
+        raise PbFormatError(line, f"{what} has too many digits", name=name) from None
 
 
 @dataclass
@@ -102,6 +119,8 @@ class _Builder:
         self._slots: array[int] = array("I", bytes(4 * 1024))  # hash table: distinct + 1
         self._hashes: array[int] = array("q")  # per distinct ballot: its vote's hash
         self._numbers: dict[str, Fraction] = {}
+        self._meta_numbers: dict[str, Fraction | None] = {}  # (META's numbers, or None)
+        self._budget = Fraction(0)
         self._with_points: bool | None = None
         self._recent: dict[str | tuple[str, str], int] = {}  # vote -> distinct ballot
 
@@ -109,24 +128,34 @@ class _Builder:
         return PbFormatError(line, reason, name=self.name)
 
     def set_meta(self, meta: dict[str, str], lines: dict[str, int]) -> None:
+        """Checks the META rows, each in file order (so a bad budget on line 3 is reported
+        before a bad cost on line 7), then what META lacks."""
         self.meta = meta
         self.meta_lines = lines
         kind = meta.get("vote_type", "").strip().lower()
+        numbers: dict[str, Fraction | None] = dict.fromkeys(_NUMBERS)
+        for key, value in meta.items():
+            where = lines.get(key, 0)
+            if key == "vote_type" and kind not in BALLOT_KINDS and kind:
+                raise self.fail(
+                    where, f"unknown vote_type {kind!r} (expected one of {', '.join(BALLOT_KINDS)})"
+                )
+            if key not in numbers or (key != "budget" and not value.strip()):
+                continue
+            number = parse_number(value, line=where, what=f"META {key}", name=self.name)
+            if key == "budget" and number < 0:
+                raise self.fail(where, "budget is negative")
+            if key in _INT_META and (number.denominator != 1 or number < 0):
+                raise self.fail(where, f"META {key} is not a whole number")
+            numbers[key] = number
         if kind not in BALLOT_KINDS:
-            where = lines.get("vote_type", 0)
-            if not kind:
-                raise self.fail(where, "META has no vote_type")
-            raise self.fail(
-                where, f"unknown vote_type {kind!r} (expected one of {', '.join(BALLOT_KINDS)})"
-            )
+            raise self.fail(lines.get("vote_type", 0), "META has no vote_type")
         self.kind = kind
-        if "budget" not in meta:
+        budget = numbers["budget"]
+        if budget is None:
             raise self.fail(0, "META has no budget")
-
-    def _meta_number(self, key: str) -> Fraction:
-        return parse_number(
-            self.meta[key], line=self.meta_lines.get(key, 0), what=f"META {key}", name=self.name
-        )
+        self._budget = budget
+        self._meta_numbers = numbers
 
     def add_project(self, pid: str, row: dict[str, str], line: int) -> None:
         if not pid:
@@ -216,7 +245,14 @@ class _Builder:
     def _parse_vote(
         self, vote: str, points: str | None, line: int, voter_id: str
     ) -> tuple[list[int], list[Fraction] | None]:
-        """The vote's projects (indices in the file's order) and points, checked."""
+        """The vote's projects (indices in the file's order) and points, checked.
+
+        An empty item (``1,2,``, ``1,,2``) is dropped, as pabutools and pabulib-checker drop
+        it, except in a cumulative or scoring vote, whose points go with its projects in
+        order (pabutools fails on it there): refused; but empty items at the end of its points
+        are dropped (``1,2;3,4,``: pabutools reads only as many points as projects, the
+        checker drops empty items). An ordinal vote's points column drops its empty items
+        too (pabulib-checker does; pabutools ignores that column)."""
         vote = vote.strip()
         items: list[int] = []
         if vote:
@@ -226,9 +262,13 @@ class _Builder:
                 k = index.get(pid)
                 if k is None:
                     if not pid:
-                        raise self.fail(
-                            line, f"voter {voter_id!r}: empty project id in vote {vote!r}"
-                        )
+                        if self.kind in POINTS_KINDS:
+                            raise self.fail(
+                                line,
+                                f"voter {voter_id!r}: empty project id in vote {vote!r} (in a "
+                                f"{self.kind} vote, whose points go with its projects in order)",
+                            )
+                        continue
                     raise self.fail(line, f"voter {voter_id!r} votes for unknown project {pid!r}")
                 items.append(k)
             if len(set(items)) != len(items):
@@ -242,6 +282,11 @@ class _Builder:
         if not text and not items:
             return items, []
         parts = text.split(",") if text else []
+        if self.kind == "ordinal" and "," in text:
+            parts = [part for part in parts if part.strip()]
+        elif text.endswith(","):  # ('3,4,': both tools read it; only at the end for pabutools)
+            while parts and not parts[-1].strip():
+                parts.pop()
         if len(parts) != len(items):
             raise self.fail(
                 line, f"voter {voter_id!r}: {len(items)} projects but {len(parts)} points"
@@ -260,26 +305,11 @@ class _Builder:
         return items, pts
 
     def finish(self) -> Election:
-        budget = self._meta_number("budget")
-        if budget < 0:
-            raise self.fail(self.meta_lines.get("budget", 0), "budget is negative")
+        nums = self._meta_numbers  # (read and checked by set_meta)
         ints: dict[str, int | None] = {}
         for key in _INT_META:
-            value = self.meta.get(key, "").strip()
-            if not value:
-                ints[key] = None
-                continue
-            number = self._meta_number(key)
-            if number.denominator != 1 or number < 0:
-                raise self.fail(self.meta_lines.get(key, 0), f"META {key} is not a whole number")
-            ints[key] = int(number)
-        nums: dict[str, Fraction | None] = {}
-        for key in _NUM_META:
-            value = self.meta.get(key, "").strip()
-            nums[key] = self._meta_number(key) if value else None
-        threshold = None
-        if self.meta.get("min_project_score_threshold", "").strip():
-            threshold = self._meta_number("min_project_score_threshold")
+            number = nums[key]
+            ints[key] = None if number is None else int(number)
         rules = BallotRules(
             kind=self.kind,
             min_length=ints["min_length"],
@@ -292,11 +322,11 @@ class _Builder:
             max_sum_points=nums["max_sum_points"],
         )
         return Election(
-            budget=budget,
+            budget=self._budget,
             projects=self.projects,
             rules=rules,
             ballots=PackedBallots(self._packer.finish(), self.which),
-            score_threshold=threshold,
+            score_threshold=nums["min_project_score_threshold"],
             meta=self.meta,
         )
 
@@ -389,16 +419,33 @@ class _SeenVoters:
 
 
 def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
-    """Rows with the line number where each row starts (a quoted field may span lines)."""
-    reader = csv.reader(lines, delimiter=";", quotechar='"', strict=True)
+    """Rows with the line number where each row starts (a quoted field may span lines).
+
+    CSV is read as pabutools and pabulib-checker read it (``csv`` not strict): a stray
+    quote is text, and a quote that closes a field early is dropped (``"Konikowo" - plac``
+    is ``Konikowo - plac``). Only a quoted field never closed is refused, on its row's
+    line: a line fed after the file's last (``_END``) ends up inside that field (where the
+    strict reader said "unexpected end of data"), and is the last row otherwise."""
+    ended = False
+
+    def end() -> Iterator[str]:
+        nonlocal ended
+        ended = True
+        yield _END
+
+    reader = csv.reader(itertools.chain(lines, end()), delimiter=";", quotechar='"')
     while True:
         start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
+        except csv.Error as exc:  # (a field past csv's size limit)
             raise PbFormatError(start, f"bad CSV quoting: {exc}") from None
+        if ended:  # (the row that took the line after the file)
+            if reader.line_num == start and row == [_END]:
+                return
+            raise PbFormatError(start, "bad CSV quoting: a quoted field is never closed")
         yield start, row
 
 
@@ -468,18 +515,27 @@ def _parse(
                         raise builder.fail(line, f"a {builder.kind} file needs a points column")
                 continue
             if section == "meta":
-                if len(row) < 2 or any(c.strip() for c in row[2:]):
+                if len(row) < 2:
                     raise builder.fail(line, "a META row must be 'key;value'")
                 key = row[0].strip()
                 if key in pb.meta:
                     raise builder.fail(line, f"duplicate META key {key!r}")
-                pb.meta[key] = row[1].strip()
+                # An unquoted ';' in the value ('comment;#1: first round; paper ballots'):
+                # the value is the rest of the row, trailing empty fields aside (pabutools
+                # and pabulib-checker keep only its first part; the checker warns).
+                end = len(row)
+                while end > 2 and not row[end - 1].strip():
+                    end -= 1
+                pb.meta[key] = (row[1] if end == 2 else ";".join(row[1:end])).strip()
                 meta_lines[key] = line
                 continue
             if len(row) != len(header):
-                raise builder.fail(
-                    line, f"{section.upper()} row has {len(row)} fields, header has {len(header)}"
-                )
+                if len(row) > len(header):  # (pabutools cannot read it: refused)
+                    raise builder.fail(
+                        line,
+                        f"{section.upper()} row has {len(row)} fields, header has {len(header)}",
+                    )
+                row += [""] * (len(header) - len(row))  # (missing trailing fields are empty)
             if section == "projects":
                 fields = dict(zip(header, (c.strip() for c in row), strict=True))
                 pid = fields["project_id"]
@@ -532,8 +588,7 @@ def parse_pb(text: str, *, name: str = "") -> PbFile:
     """Parse the text of a ``.pb`` file, keeping every raw field. One leading byte-order
     mark is the encoding's, as when a file is opened (``utf-8-sig``); a second is text."""
     text = text.removeprefix("\ufeff")
-    pb, builder = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
-    builder.finish()  # checks the META numbers now, with their line numbers
+    pb, _ = _parse(io.StringIO(text, newline=""), name, keep_votes=True)
     return pb
 
 
@@ -546,10 +601,9 @@ def read_pb(path: str | PathLike[str]) -> PbFile:
     name = Path(path).name
     try:
         with _open(path) as handle:
-            pb, builder = _parse(handle, name, keep_votes=True)
+            pb, _ = _parse(handle, name, keep_votes=True)
     except UnicodeDecodeError as exc:
         raise PbFormatError(0, f"not UTF-8 text ({exc.reason})", name=name) from None
-    builder.finish()
     return pb
 
 
@@ -572,18 +626,24 @@ def read_election(path: str | PathLike[str]) -> tuple[Election, dict[str, str]]:
 
 
 def write_pb(pb: PbFile) -> str:
-    """The ``.pb`` text of ``pb`` (LF line ends, minimal CSV quoting); reads back identically."""
+    """The ``.pb`` text of ``pb`` (LF line ends, minimal CSV quoting); reads back identically.
+
+    A section's required columns are written even when it has no rows (``project_id;cost``,
+    ``voter_id;vote``, and ``points`` for a cumulative or scoring file), the others as its
+    rows have them."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", quotechar='"', lineterminator="\n")
     writer.writerow(["META"])
     writer.writerow(["key", "value"])
     for key, value in pb.meta.items():
         writer.writerow([key, value])
-    for title, table, first in (
-        ("PROJECTS", pb.projects, "project_id"),
-        ("VOTES", pb.votes, "voter_id"),
+    points = pb.meta.get("vote_type", "").strip().lower() in POINTS_KINDS
+    for title, table, required in (
+        ("PROJECTS", pb.projects, ["project_id", "cost"]),
+        ("VOTES", pb.votes, ["voter_id", "vote"] + (["points"] if points else [])),
     ):
-        columns = [first]
+        first = required[0]
+        columns = list(required)
         for row in table.values():
             for column in row:
                 if column not in columns:

@@ -103,7 +103,7 @@ def test_small_cumulative_file() -> None:
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p9;2,1"), 11, "unknown project 'p9'"),
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p2;2"), 11, "2 projects but 1 points"),
         (GOOD.replace("v1;p1,p2;2,1", "v1;p1,p1;2,1"), 11, "lists project 'p1' twice"),
-        (GOOD.replace("p2;60;x", "p2;60"), 8, "row has 2 fields, header has 3"),
+        (GOOD.replace("p2;60;x", "p2;60;x;y"), 8, "row has 4 fields, header has 3"),
         (GOOD.replace("p2;60;x", "p1;60;x"), 8, "duplicate project_id 'p1'"),
         (GOOD.replace("budget;100.5", "budget;lots"), 3, "META budget is not a decimal number"),
         (GOOD.replace("vote_type;cumulative", "vote_type;borda"), 4, "unknown vote_type"),
@@ -366,3 +366,253 @@ def test_a_ballot_whose_points_do_not_match_its_projects_is_refused() -> None:
     election = Election(Fraction(10), projects, BallotRules("cumulative"), bad)
     with pytest.raises(TallyError, match="not as many points as projects"):
         tally(election, "greedy")
+
+
+def _both_readers(tmp_path: Path, text: str) -> list[tuple[int, str] | None]:
+    """What ``parse_pb`` and ``read_election`` make of ``text``: ``None`` if they read it,
+    else the line and reason each refuses it with."""
+    path = tmp_path / "both.pb"
+    path.write_bytes(text.encode())
+    outcomes: list[tuple[int, str] | None] = []
+    for read in (lambda: parse_pb(text, name="both.pb").election(), lambda: read_election(path)):
+        try:
+            read()
+            outcomes.append(None)
+        except PbFormatError as exc:
+            outcomes.append((exc.line, exc.reason))
+    return outcomes
+
+
+MANY = "9" * 4301
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "what"),
+    [
+        ("budget;100.5", f"budget;{MANY}", 3, "META budget"),
+        ("budget;100.5", f"budget;0.{MANY[1:]}", 3, "META budget"),  # (4,300 places)
+        ("p1;50;", f"p1;+{MANY};", 7, "cost of project 'p1'"),
+        ("v1;p1,p2;2,1", f"v1;p1,p2;2,{MANY}", 11, "points of voter 'v1'"),
+    ],
+)
+def test_a_number_with_too_many_digits_is_refused_with_its_line(
+    tmp_path: Path, old: str, new: str, line: int, what: str
+) -> None:
+    """Past Python's 4,300-digit limit on reading an int, ``Fraction(text)`` raised a bare
+    ValueError (``plaza tally`` stopped with a traceback): both readers refuse the number
+    on its line instead."""
+    reason = f"{what} has too many digits (4301; at most 4300)"
+    assert _both_readers(tmp_path, GOOD.replace(old, new)) == [(line, reason)] * 2
+
+
+def test_a_number_of_4300_digits_is_read(tmp_path: Path) -> None:
+    for budget in ("9" * 4300, "1." + "5" * 4299, "-." + "5" * 4300):
+        text = GOOD.replace("budget;100.5", f"budget;{budget}")
+        expected = None if budget[0] != "-" else (3, "budget is negative")
+        assert _both_readers(tmp_path, text) == [expected] * 2
+        if expected is None:
+            assert parse_pb(text).election().budget == Fraction(budget)
+
+
+@pytest.mark.parametrize(
+    ("text", "projects_header", "votes_header"),
+    [
+        (GOOD.replace("v1;p1,p2;2,1\n", ""), "project_id;cost;name", "voter_id;vote;points"),
+        (
+            GOOD.replace("v1;p1,p2;2,1\n", "").replace("cumulative", "approval"),
+            "project_id;cost;name",
+            "voter_id;vote",
+        ),
+        (
+            "META\nkey;value\nbudget;10\nvote_type;scoring\nPROJECTS\nproject_id;cost;name\n"
+            "VOTES\nvoter_id;vote;points;age\n",
+            "project_id;cost",
+            "voter_id;vote;points",
+        ),
+    ],
+)
+def test_sections_without_rows_are_written_with_their_required_columns(
+    text: str, projects_header: str, votes_header: str
+) -> None:
+    """A section with no rows was written with its id column alone (``VOTES\\nvoter_id``),
+    which the reader refuses, and a cumulative or scoring file lost its points column."""
+    pb = parse_pb(text)
+    written = write_pb(pb)
+    assert f"\nPROJECTS\n{projects_header}\n" in written
+    assert written.endswith(f"\nVOTES\n{votes_header}\n")
+    assert parse_pb(written) == pb
+
+
+SHORT = (
+    "META\nkey;value\nbudget;100\nvote_type;approval\nPROJECTS\nproject_id;cost;name;category\n"
+    "1;50;Park\n2;60;Road;transport\nVOTES\nvoter_id;vote;age;sex\n1;1,2;30;M\n2;1\n3\n"
+)
+
+
+def test_missing_trailing_fields_are_empty(tmp_path: Path) -> None:
+    """A row with fewer fields than its header (pabutools and pabulib-checker read it; the
+    checker fills the missing fields with ""): its missing trailing fields are empty, and
+    a voter row with no vote field is an empty ballot, as ``3;`` is."""
+    pb = parse_pb(SHORT)
+    assert pb.projects["1"] == {"project_id": "1", "cost": "50", "name": "Park", "category": ""}
+    assert pb.votes["2"] == {"voter_id": "2", "vote": "1", "age": "", "sex": ""}
+    assert pb.votes["3"] == {"voter_id": "3", "vote": "", "age": "", "sex": ""}
+    assert [b.projects for b in pb.election().ballots] == [("1", "2"), ("1",), ()]
+    assert _both_readers(tmp_path, SHORT) == [None, None]
+    assert read_election(tmp_path / "both.pb")[0] == pb.election()
+    assert parse_pb(write_pb(pb)) == pb
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "reason"),
+    [
+        ("1;50;Park", "1", 7, "project '1' has no cost"),
+        ("1;50;Park", ";50", 7, "empty project_id"),
+        ("voter_id;vote;age;sex\n1;1,2;30;M", "vote;voter_id;age;sex\n1,2", 11, "empty voter_id"),
+        ("1;1,2;30;M", ";1", 11, "empty voter_id"),
+        ("1;1,2;30;M", "1;1,2;30;M;x", 11, "VOTES row has 5 fields, header has 4"),
+    ],
+)
+def test_a_short_row_missing_a_required_field_is_refused_for_it(
+    tmp_path: Path, old: str, new: str, line: int, reason: str
+) -> None:
+    assert _both_readers(tmp_path, SHORT.replace(old, new)) == [(line, reason)] * 2
+
+
+def test_a_points_file_row_missing_its_points_is_refused_unless_its_vote_is_empty(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.replace("v1;p1,p2;2,1\n", "v1;p1,p2;2,1\nv2;\nv3\nv4;p1\n")
+    assert _both_readers(tmp_path, text) == [(14, "voter 'v4': 1 projects but 0 points")] * 2
+    text = text.replace("v4;p1\n", "")
+    assert _both_readers(tmp_path, text) == [None, None]
+    assert [b.points for b in parse_pb(text).election().ballots] == [(2, 1), (), ()]
+
+
+@pytest.mark.parametrize("kind", ["approval", "choose-1", "ordinal"])
+def test_empty_items_in_a_vote_are_dropped(tmp_path: Path, kind: str) -> None:
+    """``1,2,`` or ``1,,2`` (pabutools and pabulib-checker drop the empty item): read as
+    ``1,2``, in both readers; ``,`` alone is an empty ballot."""
+    votes = "v1;p1,p2,\nv2;p1,,p2\nv3;,p1, ,p2\nv4;p1,p2\nv5;,\nv6;p2,\n"
+    text = GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", kind)
+    text = text.replace("voter_id;vote;points", "voter_id;vote")
+    assert _both_readers(tmp_path, text) == [None, None]
+    election = parse_pb(text).election()
+    assert [b.projects for b in election.ballots] == [("p1", "p2")] * 4 + [(), ("p2",)]
+    assert read_election(tmp_path / "both.pb")[0] == election
+
+
+def test_an_ordinal_points_column_drops_its_empty_items_too(tmp_path: Path) -> None:
+    votes = "v1;p1,p2,;2,1,\nv2;p2,,p1;2,,1\nv3;,;,\n"
+    text = GOOD.replace("v1;p1,p2;2,1\n", votes).replace("cumulative", "ordinal")
+    assert _both_readers(tmp_path, text) == [None, None]
+    ballots = parse_pb(text).election().ballots
+    assert [(b.projects, b.points) for b in ballots] == [
+        (("p1", "p2"), (2, 1)),
+        (("p2", "p1"), (2, 1)),
+        ((), ()),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["cumulative", "scoring"])
+@pytest.mark.parametrize("vote", ["p1,p2,;2,1,", "p1,,p2;2,,1", "p1,p2,;2,1"])
+def test_an_empty_item_in_a_points_vote_is_refused(tmp_path: Path, kind: str, vote: str) -> None:
+    """Where points go with the projects in order, pabulib-checker drops empty items from
+    each list apart but pabutools fails (``invalid digits``, ``IndexError``): the two
+    differ, so the vote is refused, saying why."""
+    text = GOOD.replace("v1;p1,p2;2,1", f"v1;{vote}").replace("cumulative", kind)
+    ids = vote.split(";")[0]
+    reason = (
+        f"voter 'v1': empty project id in vote {ids!r} "
+        f"(in a {kind} vote, whose points go with its projects in order)"
+    )
+    assert _both_readers(tmp_path, text) == [(11, reason)] * 2
+
+
+def test_a_meta_value_with_an_unquoted_semicolon_is_kept_whole(tmp_path: Path) -> None:
+    """``comment;#1: first round; paper ballots`` was refused (pabutools keeps the first
+    part, pabulib-checker warns): the value is the rest of the row, so nothing is lost;
+    trailing empty fields are not part of it, as before."""
+    text = GOOD.replace(
+        "vote_type;cumulative\n",
+        "vote_type;cumulative\ncomment;#1: first round; paper ballots;;\nnote;a;;b\nbudget_2;7;\n",
+    )
+    assert _both_readers(tmp_path, text) == [None, None]
+    pb = parse_pb(text)
+    assert pb.meta["comment"] == "#1: first round; paper ballots"
+    assert pb.meta["note"] == "a;;b" and pb.meta["budget_2"] == "7"
+    assert read_election(tmp_path / "both.pb")[0].meta == pb.meta
+    assert parse_pb(write_pb(pb)) == pb
+
+
+def test_a_stray_quote_is_read_as_pabutools_and_the_checker_read_it(tmp_path: Path) -> None:
+    """``1;50;"Konikowo" - plac zabaw`` was refused (``bad CSV quoting``: the reader was
+    strict); pabutools and pabulib-checker read CSV leniently: the quotes that close a field
+    early are dropped, a quote inside an unquoted field is text."""
+    text = GOOD.replace('p1;50;"a; b"', 'p1;50;"Konikowo" - plac zabaw').replace(
+        "p2;60;x", 'p2;60;bi"ke ""path"'
+    )
+    assert _both_readers(tmp_path, text) == [None, None]
+    pb = parse_pb(text)
+    assert pb.projects["p1"]["name"] == "Konikowo - plac zabaw"
+    assert pb.projects["p2"]["name"] == 'bi"ke ""path"'
+    assert parse_pb(write_pb(pb)) == pb
+
+
+def test_line_numbers_after_quoted_fields_over_several_lines(tmp_path: Path) -> None:
+    """A quoted field may hold line ends (and be followed by stray text): later rows keep
+    their own line numbers, and a quoted field never closed is refused on its row's line."""
+    text = GOOD.replace('"a; b"', '"a;\nb\r\n" - c').replace("p2;60;x", "p2;6O;x")
+    assert (
+        _both_readers(tmp_path, text)
+        == [(10, "cost of project 'p2' is not a decimal number: '6O'")] * 2
+    )
+    assert parse_pb(text.replace("6O", "60")).projects["p1"]["name"] == "a;\nb\r\n - c"
+    never_closed = "bad CSV quoting: a quoted field is never closed"
+    for broken, line in [
+        (GOOD.replace('"a; b"', '"a; b'), 7),
+        (GOOD.replace("v1;p1,p2;2,1\n", 'v1;p1,p2;"2,1\n'), 11),
+        (GOOD.replace("v1;p1,p2;2,1\n", 'v1;p1,p2;2,1\n"'), 12),  # (no line end after it)
+        (GOOD + '"\n', 12),
+    ]:
+        assert _both_readers(tmp_path, broken) == [(line, never_closed)] * 2
+    for end in ("\uffff\n", "\uffff"):  # (the text of the line fed after the file's last)
+        assert _both_readers(tmp_path, GOOD + end) == [None, None]
+        assert parse_pb(GOOD + end).votes["\uffff"]["vote"] == ""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "reason"),
+    [
+        ("budget;100.5", "budget;lots", 3, "META budget is not a decimal number: 'lots'"),
+        ("budget;100.5", "budget;-1", 3, "budget is negative"),
+        ("budget;100.5\n", "budget;100.5\nmax_length;2.5\n", 4, "META max_length is not a whole"),
+        ("vote_type;cumulative\n", "vote_type;cumulative\nmin_points;x\n", 5, "META min_points"),
+    ],
+)
+def test_a_bad_meta_number_is_reported_before_a_later_error(
+    tmp_path: Path, old: str, new: str, line: int, reason: str
+) -> None:
+    """META's numbers were checked only once the whole file was read, so a bad cost on a
+    later line was reported first: now the first error in file order is."""
+    text = GOOD.replace(old, new).replace("p1;50;", "p1;5O;")  # (a bad cost on line 7 or 8)
+    first, second = _both_readers(tmp_path, text)
+    assert first == second and first is not None
+    assert first[0] == line and first[1].startswith(reason)
+    # and before an unknown vote_type on a later line, after one on an earlier line
+    borda = text.replace("vote_type;cumulative", "vote_type;borda")
+    vote_type_line = borda.splitlines().index("vote_type;borda") + 1
+    first, _ = _both_readers(tmp_path, borda)
+    assert first is not None and first[0] == min(line, vote_type_line)
+
+
+@pytest.mark.parametrize("kind", ["cumulative", "scoring"])
+def test_empty_items_at_the_end_of_points_are_dropped(tmp_path: Path, kind: str) -> None:
+    """``p1,p2;2,1,``: pabutools reads as many points as projects and pabulib-checker drops
+    empty items, so both read ``2,1``; an empty item before the last point is refused."""
+    text = GOOD.replace("v1;p1,p2;2,1", "v1;p1,p2;2,1, ,").replace("cumulative", kind)
+    assert _both_readers(tmp_path, text) == [None, None]
+    assert parse_pb(text).election().ballots[0].points == (2, 1)
+    text = text.replace("2,1, ,", "2,,1")
+    reason = "voter 'v1': 2 projects but 3 points"
+    assert _both_readers(tmp_path, text) == [(11, reason)] * 2

@@ -1,6 +1,7 @@
 """Broken ``.pb`` files, made by mutating real ones: the reader either reads a file or
-rejects it with ``PbFormatError`` (a line and a reason), and a file it reads is counted or
-refused with ``TallyError``; never another exception."""
+rejects it with ``PbFormatError`` (a line and a reason), and a file it reads is written back
+by ``write_pb`` to text that reads back equal, and counted or refused with ``TallyError``;
+never another exception."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from app.tally import Election, PbFormatError, TallyError, parse_pb, read_election, tally
+from app.tally import (
+    Election,
+    PbFormatError,
+    TallyError,
+    parse_pb,
+    read_election,
+    tally,
+    write_pb,
+)
 from app.tally.engine import RULES
 from tests.tally.conftest import pabulib_files
 
@@ -22,6 +31,7 @@ for _path in pabulib_files():
     _votes = next((i for i, line in enumerate(_lines) if line.strip().upper() == "VOTES"), None)
     if _votes is not None:
         SOURCES.append("".join(_lines[: _votes + 12]))
+        SOURCES.append("".join(_lines[: _votes + 2]))  # (no voters: the writer's edge)
 # (no scoring file in ../shared/pabulib: a cumulative one read as scoring)
 SOURCES += [s.replace("vote_type;cumulative", "vote_type;scoring") for s in SOURCES[:]]
 SOURCES = list(dict.fromkeys(SOURCES))
@@ -74,7 +84,8 @@ def test_a_broken_file_is_rejected_with_a_line_and_reason(text: str, rule: str, 
         except PbFormatError as exc:
             streamed = exc
     try:
-        election = parse_pb(text, name="x.pb").election()
+        pb = parse_pb(text, name="x.pb")
+        election = pb.election()
     except PbFormatError as exc:
         assert str(exc).startswith("x.pb: ") and exc.reason
         assert isinstance(streamed, PbFormatError), exc
@@ -82,6 +93,7 @@ def test_a_broken_file_is_rejected_with_a_line_and_reason(text: str, rule: str, 
         event("rejected by the reader")
         return
     assert isinstance(streamed, Election) and streamed == election
+    assert parse_pb(write_pb(pb), name="x.pb") == pb  # (what is read is written back alike)
     try:
         outcome = tally(election, rule, tie_break=tie)
     except TallyError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,51 @@ def test_explain_prints_a_table(pabulib_dir: Path, capsys: pytest.CaptureFixture
     assert "rule equalshares (version 1)" in out
     assert "bike" in out and "Funded in round 1" in out
     assert "Not funded: its supporters had 200 left, 50 short of its cost 250." in out
+
+
+OK = "META\nkey;value\nbudget;100\nvote_type;approval\nrule;greedy\nPROJECTS\nproject_id;cost\n"
+OK += "1;50\nVOTES\nvoter_id;vote\n1;1\n"
+
+
+def test_a_number_too_long_for_python_is_an_error_line_and_the_next_file_is_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge, ok = tmp_path / "huge.pb", tmp_path / "ok.pb"
+    huge.write_text(OK.replace("budget;100", "budget;" + "9" * 4301))
+    ok.write_text(OK)
+    assert main(["tally", str(huge), str(ok)]) == 1
+    captured = capsys.readouterr()
+    first, second = (json.loads(line) for line in captured.out.splitlines())
+    assert first == {
+        "file": str(huge),
+        "error": "huge.pb: line 3: META budget has too many digits (4301; at most 4300)",
+    }
+    assert second["selected"] == ["1"]
+    assert captured.err == ""
+
+
+def test_a_bug_fails_its_file_only_with_one_line_and_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception that is not a file's fault (a bug) is not hidden: its file gets one
+    ``internal error`` line, the traceback goes to standard error and the exit status is 1;
+    the other files are still counted."""
+    from app.tally import cli
+
+    real = cli.read_election
+
+    def buggy(path: str) -> Any:
+        if path.endswith("bug.pb"):
+            raise KeyError("oops")
+        return real(path)
+
+    monkeypatch.setattr(cli, "read_election", buggy)
+    ok = tmp_path / "ok.pb"
+    ok.write_text(OK)
+    paths = [str(tmp_path / "bug.pb"), str(ok)]
+    assert main(["tally", *paths]) == 1
+    captured = capsys.readouterr()
+    first, second = (json.loads(line) for line in captured.out.splitlines())
+    assert first == {"file": paths[0], "error": "internal error: KeyError: 'oops'"}
+    assert second["selected"] == ["1"]
+    assert "internal error on" in captured.err and "KeyError: 'oops'" in captured.err
