@@ -457,9 +457,17 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
         return Response(message, status_code=500, media_type="text/plain")
 
 
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
+#: refused in any text: C0 controls but tab and line breaks, DEL and the C1 controls (no
+#: person types them; PostgreSQL cannot store NUL), and the bidirectional embeddings,
+#: overrides and isolates (U+202A-U+202E, U+2066-U+2069), which make text show in another
+#: order than it is written ("Trojan Source"; a display name that turns the words around
+#: it). The marks U+200E and U+200F, which right-to-left writing does use, are fine.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _JSON_SUFFIX = re.compile(r"application/[^/]+\+json")
-_JSON_MAY_HIDE_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]")
+#: the same in a JSON body's bytes: as themselves (UTF-8) or maybe escaped (a backslash)
+_JSON_MAY_HIDE_CONTROLS = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\\]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
 
 
 def _has_control_character(value: Any) -> bool:
@@ -471,7 +479,7 @@ def _has_control_character(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x7f" in item or any(ord(ch) < 32 and ch not in _ALLOWED_CONTROLS for ch in item):
+            if _FORBIDDEN.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())

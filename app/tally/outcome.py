@@ -79,3 +79,8 @@ def money(value: Number) -> str:
         return f"{whole:,}.{int(cents):02d}"
     approx = round(value * 100)  # display only, never used to decide anything
     return f"~{approx // 100:,}.{approx % 100:02d} ({value.numerator}/{value.denominator})"
+
+
+def plural(count: Number, one: str, many: str) -> str:
+    """``one`` for a count of exactly one, else ``many`` ("1 vote", "0 votes", "2.5 points")."""
+    return one if count == 1 else many

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from bs4 import BeautifulSoup
 
 
@@ -99,6 +101,30 @@ def test_control_characters_are_refused_everywhere(client, db_session) -> None: 
     )
     assert response.status_code == 422
     assert db_session.exec(select(User)).all() == []
+    # C1 controls and the bidirectional overrides and isolates (a name that turns the words
+    # around it), as themselves or escaped; the right-to-left mark is ordinary text.
+    for bad in ("\x85", "x\u202egnp.exe", "\u2067a\u2069"):
+        response = client.post(
+            "/signup", data={"email": "f@example.org", "password": "x" * 12, "display_name": bad}
+        )
+        assert response.status_code == 422, repr(bad)
+        for body in (
+            json.dumps({"email": "g@example.org", "password": "x" * 12, "display_name": bad}),
+            json.dumps(
+                {"email": "g@example.org", "password": "x" * 12, "display_name": bad},
+                ensure_ascii=False,
+            ),
+        ):
+            response = client.post(
+                "/api/accounts", content=body.encode(), headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 422, (bad, body)
+    assert db_session.exec(select(User)).all() == []
+    response = client.post(
+        "/api/accounts",
+        json={"email": "h@example.org", "password": "x" * 12, "display_name": "\u05d0\u200f1"},
+    )
+    assert response.status_code == 201
     # Line breaks and tabs are ordinary text.
     response = client.post(
         "/api/accounts",

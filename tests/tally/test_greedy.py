@@ -31,6 +31,16 @@ def test_greedy_skips_what_does_not_fit() -> None:
     assert "tie between a, b; b chosen" in outcome.details["ties"][0]
     assert "does not fit: not funded" in outcome.explanations["a"]
     assert outcome.explanations["c"].startswith("Rank 3 of 4 with 2 votes; 50 of the budget")
+    assert outcome.explanations["d"].startswith("Rank 4 of 4 with 1 vote; ")
+
+
+def test_explanations_count_one_vote_as_one() -> None:
+    """ "1 vote", "1 point", never "1 votes", in every rule that counts them."""
+    for rule in ("greedy", "utilitarian", "equalshares/add1-comparison"):
+        for text in tally(E, rule).explanations.values():
+            assert "1 votes" not in text and "1 points" not in text, (rule, text)
+    assert "with 1 vote;" in tally(E, "greedy").explanations["d"]
+    assert "it has 1 vote." in tally(E, "utilitarian").explanations["d"]
 
 
 def test_pabutools_tie_break_is_lexicographic() -> None:

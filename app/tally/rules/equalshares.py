@@ -6,7 +6,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from app.tally.model import Election, counted_ballots
-from app.tally.outcome import Outcome, money
+from app.tally.outcome import Outcome, money, plural
 from app.tally.rules import mes
 from app.tally.rules.common import project_scores
 from app.tally.tiebreak import TieKey, tie_key_function
@@ -169,7 +169,7 @@ def _comparison_step(election: Election, outcome: Outcome, key: Callable[[str], 
         state = "funded" if pid in greedy_set else "not funded"
         explanations[pid] = (
             f"Comparison step: {verdict}, so the greedy outcome is taken. Rank {rank} with "
-            f"{_n(score[pid])} votes: {state}."
+            f"{_n(score[pid])} {plural(score[pid], 'vote', 'votes')}: {state}."
         )
     return Outcome(
         rule=outcome.rule,

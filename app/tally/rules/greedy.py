@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from app.tally.model import Election, TallyError
-from app.tally.outcome import Number, Outcome, money
+from app.tally.outcome import Number, Outcome, money, plural
 from app.tally.rules.common import project_scores
 from app.tally.tiebreak import describe_tie, tie_key_function
 
@@ -29,7 +29,15 @@ def greedy(
     score, votes = project_scores(election)
     key = tie_key_function(election, tie_break, seed, votes)
     order = sorted(election.projects, key=lambda pid: (-score[pid], key(pid)))
-    unit = "votes" if election.rules.kind in ("approval", "choose-1") else "points"
+    nouns = (
+        ("vote", "votes")
+        if election.rules.kind in ("approval", "choose-1")
+        else ("point", "points")
+    )
+
+    def counted(x: Fraction) -> str:
+        return f"{score_text(x)} {plural(x, *nouns)}"
+
     if rule == "greedy-threshold" and threshold is None:
         raise TallyError("greedy-threshold needs META min_project_score_threshold")
     left = election.budget
@@ -40,13 +48,13 @@ def greedy(
     total = len(order)
     for rank, pid in enumerate(order, start=1):
         cost = election.projects[pid].cost
-        head = f"Rank {rank} of {total} with {score_text(score[pid])} {unit}"
+        head = f"Rank {rank} of {total} with {counted(score[pid])}"
         same = [q for q in order if score[q] == score[pid]]
         if len(same) > 1 and same[0] == pid:
             ties.append(describe_tie(same, pid, tie_break))
         if threshold is not None and score[pid] < threshold:
             explanations[pid] = (
-                f"{head}; below the threshold of {score_text(threshold)} {unit}: not eligible."
+                f"{head}; below the threshold of {counted(threshold)}: not eligible."
             )
             continue
         if stopped_at is not None:

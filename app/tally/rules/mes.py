@@ -36,7 +36,7 @@ from fractions import Fraction
 from typing import Any
 
 from app.tally.model import Election, ballot_points, counted_ballots
-from app.tally.outcome import Number, Outcome, money
+from app.tally.outcome import Number, Outcome, money, plural
 from app.tally.tiebreak import TieKey, describe_tie
 
 ZERO = Fraction(0)
@@ -885,7 +885,8 @@ def explain(
                 paid.append(f"{who} paid {money(pay.paid_each)} each")
         cost = prep.cost[rnd.project]
         if cost_utilities:
-            support = f"effective support {_num(1 / rnd.rho)} votes"
+            votes = 1 / rnd.rho
+            support = f"effective support {_num(votes)} {plural(votes, 'vote', 'votes')}"
         else:
             support = f"price {money(rnd.rho)} per point"
         out[rnd.project] = (

@@ -29,7 +29,7 @@ from math import isqrt, lcm
 from typing import Any
 
 from app.tally.model import Election
-from app.tally.outcome import Number, Outcome, money
+from app.tally.outcome import Number, Outcome, money, plural
 from app.tally.rules.common import project_scores
 from app.tally.tiebreak import tie_key_function
 
@@ -216,17 +216,18 @@ def utilitarian(
     chosen_set = set(selected)
     explanations = {}
     for pid in projects:
+        has = f"it has {votes[pid]:,} {plural(votes[pid], 'vote', 'votes')}"
         if pid in chosen_set:
             explanations[pid] = (
                 f"Funded: part of the set of projects with the most approvals in total "
-                f"({best_value:,} approvals for {money(spent)}); it has {votes[pid]:,} votes."
+                f"({best_value:,} approvals for {money(spent)}); {has}."
             )
         elif projects[pid].cost > budget:
             explanations[pid] = "Not funded: it costs more than the whole budget."
         else:
             explanations[pid] = (
                 f"Not funded: no set of projects within the budget that includes it has more "
-                f"than {best_value:,} approvals in total; it has {votes[pid]:,} votes."
+                f"than {best_value:,} approvals in total; {has}."
             )
     scores: dict[str, Number] = dict(score)
     return Outcome(
