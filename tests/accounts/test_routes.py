@@ -107,15 +107,15 @@ def test_a_next_page_that_is_not_ascii_is_percent_encoded(client, db_session) ->
     """A ``Location`` header holds Latin-1 at most: ``/cycles/中`` goes out percent-encoded
     (as a browser sends it), after logging in and after choosing a language."""
     make_user(db_session, email="me@example.org")
-    for target in ("/cycles/中", "/cycles/\u0085x", "/cycles/%E4%B8%AD"):
+    for target in ("/cycles/中", "/cycles/é", "/cycles/%E4%B8%AD"):
         response = client.post(
             "/login", data={"email": "me@example.org", "password": PASSWORD, "next": target}
         )
         assert response.status_code == 303
-        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C2%85x")
+        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C3%A9")
         response = client.post("/language", data={"lang": "zh_Hans", "next": target})
         assert response.status_code == 303
-        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C2%85x")
+        assert response.headers["location"] in ("/cycles/%E4%B8%AD", "/cycles/%C3%A9")
 
 
 def test_protected_page_sends_anonymous_to_login(client, htmx) -> None:  # type: ignore[no-untyped-def]
