@@ -399,8 +399,8 @@ async def out_of_range_handler(request: Request, exc: Exception) -> Response:
     the URL that no row can have is a 404, any other number a 422, never a 500.
     """
     too_big_id = any(
-        value.lstrip("-").isascii() and value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID
-        for value in (str(v) for v in request.path_params.values())
+        digits.isascii() and digits.isdigit() and int(digits) > MAX_ID
+        for digits in (str(v).lstrip("-") for v in request.path_params.values())
     )
     if too_big_id:
         return await http_error_handler(request, StarletteHTTPException(404))
